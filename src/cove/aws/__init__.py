@@ -1,0 +1,1 @@
+"""The generic AWS wire layer driven by botocore models."""

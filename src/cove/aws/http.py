@@ -1,0 +1,42 @@
+"""Plain HTTP request/response values passed between the ASGI edge and the protocol codecs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+__all__ = ["HttpRequest", "HttpResponse"]
+
+
+@dataclass(slots=True)
+class HttpRequest:
+    """One request as received. ``path`` is the raw (still percent-encoded) path, ``query`` the
+    raw query string; header names are lower-case."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes = b""
+    scheme: str = "http"
+
+    @property
+    def host(self) -> str:
+        return self.headers.get("host", "")
+
+    def query_items(self) -> list[tuple[str, str]]:
+        return parse_qsl(self.query, keep_blank_values=True)
+
+    def form(self) -> dict[str, str]:
+        """The url-encoded form body used by the query and ec2 protocols (falls back to the query
+        string for GET requests)."""
+        if self.body:
+            return dict(parse_qsl(self.body.decode("utf-8"), keep_blank_values=True))
+        return dict(self.query_items())
+
+
+@dataclass(slots=True)
+class HttpResponse:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
