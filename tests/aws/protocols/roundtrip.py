@@ -27,6 +27,7 @@ from cove.aws.protocols.base import Codec
 __all__ = [
     "ENDPOINT",
     "SAMPLE_BLOB",
+    "SYNTHETIC_SHAPES",
     "botocore_parse",
     "botocore_request",
     "input_round_trip",
@@ -38,6 +39,8 @@ __all__ = [
     "sample_value",
     "service_model",
     "strip_metadata",
+    "synthetic_payload",
+    "synthetic_service",
 ]
 
 ENDPOINT = "https://cove.test"
@@ -229,3 +232,124 @@ def output_round_trip(
     if operation.output_shape is not None or protocol != "smithy-rpc-v2-cbor":
         assert metadata.get("RequestId") == request_id, metadata
     return strip_metadata(parsed)
+
+
+# A tiny model that exercises the traits real services use sparingly: flattened lists and maps,
+# renamed members, map key/value names, explicit timestamp formats, documents.
+SYNTHETIC_SHAPES: dict[str, Any] = {
+    "Payload": {
+        "type": "structure",
+        "members": {
+            "Flat": {"shape": "FlatList"},
+            "FlatNamed": {"shape": "FlatNamedList"},
+            "Plain": {"shape": "StringList"},
+            "Attrs": {"shape": "NamedMap"},
+            "FlatAttrs": {"shape": "FlatMap"},
+            "Renamed": {"shape": "String", "locationName": "OtherName"},
+            "Epoch": {"shape": "EpochTime"},
+            "Iso": {"shape": "IsoTime"},
+            "Default": {"shape": "Time"},
+            "Data": {"shape": "Blob"},
+            "Ratio": {"shape": "Double"},
+            "Small": {"shape": "Float"},
+            "Flag": {"shape": "Boolean"},
+            "Off": {"shape": "Boolean"},
+            "Count": {"shape": "Integer"},
+            "Big": {"shape": "Long"},
+            "Children": {"shape": "ChildList"},
+            "Empty": {"shape": "StringList"},
+        },
+    },
+    "Child": {
+        "type": "structure",
+        "members": {"Name": {"shape": "String"}, "Tags": {"shape": "NamedMap"}},
+    },
+    "ChildList": {"type": "list", "member": {"shape": "Child"}},
+    "FlatList": {"type": "list", "member": {"shape": "String"}, "flattened": True},
+    "FlatNamedList": {
+        "type": "list",
+        "member": {"shape": "String", "locationName": "Item"},
+        "flattened": True,
+    },
+    "StringList": {"type": "list", "member": {"shape": "String"}},
+    "NamedMap": {
+        "type": "map",
+        "key": {"shape": "String", "locationName": "Name"},
+        "value": {"shape": "String", "locationName": "Val"},
+    },
+    "FlatMap": {"type": "map", "key": {"shape": "String"}, "value": {"shape": "Integer"}, "flattened": True},
+    "String": {"type": "string"},
+    "Blob": {"type": "blob"},
+    "Double": {"type": "double"},
+    "Float": {"type": "float"},
+    "Boolean": {"type": "boolean"},
+    "Integer": {"type": "integer"},
+    "Long": {"type": "long"},
+    "Time": {"type": "timestamp"},
+    "EpochTime": {"type": "timestamp", "timestampFormat": "unixTimestamp"},
+    "IsoTime": {"type": "timestamp", "timestampFormat": "iso8601"},
+    "Fault": {
+        "type": "structure",
+        "members": {"message": {"shape": "String"}},
+        "error": {"code": "Fault", "httpStatusCode": 409, "senderFault": True},
+        "exception": True,
+    },
+}
+
+
+def synthetic_service(protocol: str, **metadata: Any) -> ServiceModel:
+    """A one-operation (``Echo``: Payload in, Payload out) service speaking ``protocol``."""
+    output: dict[str, Any] = {"shape": "Payload"}
+    if protocol == "query":
+        output["resultWrapper"] = "EchoResult"
+    model = {
+        "metadata": {
+            "apiVersion": "2020-01-01",
+            "endpointPrefix": "synthetic",
+            "protocol": protocol,
+            "protocols": [protocol],
+            "serviceId": "Synthetic",
+            "signatureVersion": "v4",
+            "uid": "synthetic-2020-01-01",
+            "xmlNamespace": "https://synthetic.test/doc/2020-01-01/",
+            "targetPrefix": "Synthetic_20200101",
+            "jsonVersion": "1.1",
+            **metadata,
+        },
+        "operations": {
+            "Echo": {
+                "name": "Echo",
+                "http": {"method": "POST", "requestUri": "/"},
+                "input": {"shape": "Payload"},
+                "output": output,
+                "errors": [{"shape": "Fault"}],
+            },
+            "Ping": {"name": "Ping", "http": {"method": "POST", "requestUri": "/"}},
+        },
+        "shapes": SYNTHETIC_SHAPES,
+    }
+    return ServiceModel(model, service_name="synthetic")
+
+
+def synthetic_payload() -> dict[str, Any]:
+    """A full ``Payload`` value with distinct, order-sensitive items."""
+    return {
+        "Flat": ["f1", "f2", "f3"],
+        "FlatNamed": ["n1", "n2"],
+        "Plain": ["p1", "p2"],
+        "Attrs": {"a": "1", "b": "two & <three>"},
+        "FlatAttrs": {"x": 1, "y": -2},
+        "Renamed": "renamed",
+        "Epoch": datetime(2021, 5, 6, 7, 8, 9, 500000, tzinfo=UTC),
+        "Iso": datetime(2022, 12, 31, 23, 59, 59, 123000, tzinfo=UTC),
+        "Default": datetime(2000, 1, 1, tzinfo=UTC),
+        "Data": SAMPLE_BLOB,
+        "Ratio": 0.1,
+        "Small": 0.25,
+        "Flag": True,
+        "Off": False,
+        "Count": -42,
+        "Big": 2**53 + 1,
+        "Children": [{"Name": "c1", "Tags": {"k": "v"}}, {"Name": "c2", "Tags": {}}],
+        "Empty": [],
+    }
