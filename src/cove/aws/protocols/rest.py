@@ -189,7 +189,9 @@ def format_header_value(shape: Shape, value: Any) -> str:
 
 
 def _quote_header_item(item: str) -> str:
-    if '"' in item or "," in item:
+    # botocore's parser splits on commas and never unquotes, so only an item that would be split
+    # anyway is quoted (the form RFC 7230 and other SDKs read).
+    if "," in item:
         return '"' + item.replace('"', '\\"') + '"'
     return item
 
