@@ -116,3 +116,19 @@ def test_operation_for_reads_the_path() -> None:
 def test_empty_body_is_empty_input() -> None:
     operation = service_model("cloudwatch").operation_model("ListDashboards")
     assert CODEC.parse(operation, HttpRequest("POST", "/", "", {}, b"")) == {}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xff\x00",
+        cbor2.dumps([1, 2]),
+        cbor2.dumps({"NextToken": 5}),
+        cbor2.dumps({"DashboardNamePrefix": ["a"]}),
+    ],
+)
+def test_malformed_body_is_a_serialization_error(body: bytes) -> None:
+    operation = service_model("cloudwatch").operation_model("ListDashboards")
+    with pytest.raises(ServiceError) as caught:
+        CODEC.parse(operation, HttpRequest("POST", "/", "", {}, body))
+    assert caught.value.code == "SerializationException"

@@ -154,3 +154,24 @@ def test_looks_like_and_target_of() -> None:
     form = HttpRequest("POST", "/", "", {"content-type": "application/x-www-form-urlencoded"}, b"Action=X")
     assert not looks_like(form)
     assert target_of(form) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("ListAliases", b"{not json"),
+        ("ListAliases", b"[1, 2]"),
+        ("ListAliases", b'{"Limit": "many"}'),
+        ("ListAliases", b'{"Marker": 3}'),
+        ("Encrypt", b'{"KeyId": "k", "Plaintext": "not base64!!"}'),
+        ("Encrypt", b'{"KeyId": {"a": 1}, "Plaintext": ""}'),
+        ("CreateKey", b'{"Tags": {"TagKey": "k"}}'),
+    ],
+)
+def test_malformed_body_is_a_serialization_error(name: str, body: bytes) -> None:
+    operation = service_model("kms").operation_model(name)
+    headers = {"content-type": "application/x-amz-json-1.1"}
+    with pytest.raises(ServiceError) as caught:
+        CODEC.parse(operation, HttpRequest("POST", "/", "", headers, body))
+    assert caught.value.code == "SerializationException"
+    assert caught.value.status == 400

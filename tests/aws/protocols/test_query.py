@@ -140,3 +140,13 @@ def test_looks_like() -> None:
     assert looks_like(HttpRequest("GET", "/", "Action=ListRoles", {}))
     assert not looks_like(HttpRequest("POST", "/", "", form, b"foo=bar"))
     assert not looks_like(HttpRequest("POST", "/", "", {"content-type": "application/x-amz-json-1.1"}, b"{}"))
+
+
+def test_malformed_scalar_is_a_client_error() -> None:
+    operation = service_model("iam").operation_model("CreateRole")
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    body = b"Action=CreateRole&RoleName=r&AssumeRolePolicyDocument=x&MaxSessionDuration=soon"
+    with pytest.raises(ServiceError) as caught:
+        CODEC.parse(operation, HttpRequest("POST", "/", "", form, body))
+    assert caught.value.code == "InvalidParameterValue"
+    assert "MaxSessionDuration" in caught.value.message

@@ -61,10 +61,10 @@ def _decode(shape: Shape, value: Any) -> Any:
     if kind == "blob":
         return common.to_bytes(value)
     if kind in ("float", "double"):
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError(f"expected a number, got {value!r}")
         return common.parse_float(value)
-    if kind in ("integer", "long", "short", "byte") and isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+    return common.check_scalar(shape, value)
 
 
 def _encode(shape: Shape, value: Any) -> Any:
@@ -111,12 +111,15 @@ class CborCodec:
         shape = operation.input_shape
         if shape is None or not request.body:
             return {}
-        body = cbor2.loads(request.body)
-        if body is None:
-            return {}
-        if not isinstance(body, dict):
-            raise ValueError("request body is not a CBOR map")
-        parsed = _decode(shape, body)
+        try:
+            body = cbor2.loads(request.body)
+            if body is None:
+                return {}
+            if not isinstance(body, dict):
+                raise ValueError("the body is not a CBOR map")
+            parsed = _decode(shape, body)
+        except (cbor2.CBORDecodeError, ValueError, TypeError, AttributeError) as exc:
+            raise common.malformed(f"Could not parse the request body: {exc}") from exc
         assert isinstance(parsed, dict)
         return parsed
 

@@ -20,15 +20,19 @@ from typing import Any
 
 from botocore.model import Shape
 
+from cove.aws.errors import ServiceError
+
 __all__ = [
     "ISO8601",
     "RFC822",
     "UNIX",
+    "check_scalar",
     "decode_blob",
     "encode_blob",
     "format_bool",
     "format_float",
     "format_timestamp",
+    "malformed",
     "parse_bool",
     "parse_float",
     "parse_timestamp",
@@ -179,3 +183,27 @@ def strip_metadata(output: dict[str, Any]) -> dict[str, Any]:
     if "ResponseMetadata" not in output:
         return output
     return {key: value for key, value in output.items() if key != "ResponseMetadata"}
+
+
+def malformed(message: str) -> ServiceError:
+    """The client error for a body that does not decode against the input shape (AWS's
+    ``SerializationException``)."""
+    return ServiceError(message, code="SerializationException", status=400)
+
+
+_INTEGERS = ("integer", "long", "short", "byte")
+
+
+def check_scalar(shape: Shape, value: Any) -> Any:
+    """``value`` when its JSON/CBOR type fits the string/number/boolean ``shape``, else ValueError
+    (a client other than botocore may send ``"5"`` for an integer)."""
+    kind = shape.type_name
+    if kind in _INTEGERS:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+            raise ValueError(f"expected an integer, got {value!r}")
+        return int(value)
+    if kind == "boolean" and not isinstance(value, bool):
+        raise ValueError(f"expected a boolean, got {value!r}")
+    if kind == "string" and not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r}")
+    return value

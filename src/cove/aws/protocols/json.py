@@ -64,8 +64,10 @@ def decode_value(shape: Shape, value: Any) -> Any:
     if kind == "blob":
         return common.decode_blob(value)
     if kind in ("float", "double"):
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError(f"expected a number, got {value!r}")
         return common.parse_float(value)
-    return value
+    return common.check_scalar(shape, value)
 
 
 def encode_value(shape: Shape, value: Any) -> Any:
@@ -117,12 +119,15 @@ class JsonCodec:
 
     def parse(self, operation: OperationModel, request: HttpRequest) -> dict[str, Any]:
         shape = operation.input_shape
-        body = _json.loads(request.body) if request.body.strip() else {}
-        if shape is None or body is None:
-            return {}
-        if not isinstance(body, dict):
-            raise ValueError("request body is not a JSON object")
-        parsed = decode_value(shape, body)
+        try:
+            body = _json.loads(request.body) if request.body.strip() else {}
+            if shape is None or body is None:
+                return {}
+            if not isinstance(body, dict):
+                raise ValueError("the body is not a JSON object")
+            parsed = decode_value(shape, body)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise common.malformed(f"Could not parse the request body: {exc}") from exc
         assert isinstance(parsed, dict)
         return parsed
 

@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
-from cove.aws.errors import ServiceError
+from cove.aws.errors import InvalidParameterValue, ServiceError
 from cove.aws.http import HttpRequest, HttpResponse
 from cove.aws.protocols import common
 
@@ -91,7 +91,7 @@ class QueryCodec:
             return self._parse_list(reader, shape, key)
         if isinstance(shape, MapShape):
             return self._parse_map(reader, shape, key)
-        return self._parse_scalar(shape, reader.form[key])
+        return self._parse_scalar(shape, reader.form[key], key)
 
     def _parse_structure(self, reader: _FormReader, shape: StructureShape, prefix: str) -> dict[str, Any]:
         parsed: dict[str, Any] = {}
@@ -105,7 +105,7 @@ class QueryCodec:
                 if reader.has_children(key) or reader.form.get(key) == "":
                     parsed[name] = self._parse_value(reader, member, key)
             elif key in reader.form:
-                parsed[name] = self._parse_scalar(member, reader.form[key])
+                parsed[name] = self._parse_scalar(member, reader.form[key], key)
         return parsed
 
     def _list_prefix(self, shape: ListShape, key: str) -> str:
@@ -145,7 +145,13 @@ class QueryCodec:
             index += 1
         return parsed
 
-    def _parse_scalar(self, shape: Shape, text: str) -> Any:
+    def _parse_scalar(self, shape: Shape, text: str, key: str) -> Any:
+        try:
+            return self._convert_scalar(shape, text)
+        except ValueError as exc:
+            raise InvalidParameterValue(f"Value ({text}) for parameter {key} is invalid: {exc}") from exc
+
+    def _convert_scalar(self, shape: Shape, text: str) -> Any:
         kind = shape.type_name
         if kind in ("integer", "long", "short", "byte"):
             return int(text)
