@@ -434,7 +434,7 @@ CASES: dict[str, Case] = {
     ),
     # --- other operators ---
     "string-equals-ignore-case": Case(
-        get(**{"aws:PrincipalTag/team": "ML-Platform"}),
+        RequestContext("s3:GetObject", KEY, ALICE, {"aws:PrincipalTag/team": "ML-Platform"}),
         {
             "identity_policies": [
                 cond_allow({"StringEqualsIgnoreCase": {"aws:PrincipalTag/team": "ml-platform"}})
@@ -444,7 +444,7 @@ CASES: dict[str, Case] = {
         ("Cond",),
     ),
     "string-equals-is-case-sensitive": Case(
-        get(**{"aws:PrincipalTag/team": "ML-Platform"}),
+        RequestContext("s3:GetObject", KEY, ALICE, {"aws:PrincipalTag/team": "ML-Platform"}),
         {"identity_policies": [cond_allow({"StringEquals": {"aws:PrincipalTag/team": "ml-platform"}})]},
         "implicitDeny",
         (),
