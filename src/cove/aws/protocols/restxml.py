@@ -115,7 +115,11 @@ def _structure_from_xml(shape: Shape, node: ElementTree.Element, skip_located: b
             if value is not None:
                 parsed[name] = value
             continue
-        nodes = grouped.get(_member_key(member, name))
+        # botocore's serializer names flattened list items after the member, its parser after
+        # the list's member; accept either.
+        nodes = grouped.get(_member_key(member, name)) or grouped.get(
+            str(member.serialization.get("name", name))
+        )
         if not nodes:
             continue
         flattened = member.type_name in ("list", "map") and member.serialization.get("flattened")
