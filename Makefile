@@ -1,0 +1,54 @@
+# Cove: `make run` installs everything and runs the end-to-end scenario; `make test` runs the suite.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEBIAN_PACKAGES := iproute2 nftables conntrack fuse3 util-linux procps
+
+.PHONY: run test lint typecheck contracts unit system-deps install clean bench
+
+run: install
+	$(VENV)/bin/cove run --state-dir .cove
+
+test: install
+	$(MAKE) lint typecheck contracts unit
+
+install: system-deps $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,postgres]'
+	touch $(STAMP)
+
+# Debian packages Cove drives (namespaces, nftables, conntrack, FUSE); installed only when missing.
+system-deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "warning: missing Debian packages:$$missing (run as root on Debian to install them)"; fi; \
+	fi
+
+lint:
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck:
+	$(VENV)/bin/mypy
+
+contracts:
+	$(VENV)/bin/lint-imports
+
+unit:
+	$(VENV)/bin/pytest -n 2 -p no:cacheprovider
+
+bench: install
+	$(PY) bench/api.py
+
+clean:
+	rm -rf $(VENV) .cove .mypy_cache .ruff_cache

@@ -1,0 +1,122 @@
+"""Composition: state directory, database, keys, providers, gateway and the ASGI application."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from cove.aws.asgi import GatewayApp, Receive, Scope, Send
+from cove.aws.catalog import SERVICES
+from cove.aws.gateway import Gateway
+from cove.aws.provider import Provider
+from cove.db import Database
+from cove.keyring import RootKey
+from cove.services.iam.accounts import LocalAccount, ensure_local_account
+from cove.services.iam.authorizer import IamAuthorizer
+from cove.services.iam.provider import IamProvider
+from cove.services.sts.credentials import CredentialStore
+from cove.services.sts.provider import StsProvider
+from cove.settings import Settings
+
+__all__ = ["Cove", "build", "init_state"]
+
+log = logging.getLogger("cove")
+
+
+@dataclass
+class Cove:
+    settings: Settings
+    db: Database
+    key: RootKey
+    account: LocalAccount
+    gateway: Gateway
+    providers: dict[str, Provider]
+
+    def asgi(self) -> CoveAsgi:
+        return CoveAsgi(self)
+
+    def enabled_services(self) -> dict[str, int]:
+        """Each known service and how many of its operations Cove implements."""
+        return {name: len(self.providers[name].operations) if name in self.providers else 0 for name in SERVICES}
+
+
+def init_state(settings: Settings) -> tuple[Database, RootKey, LocalAccount]:
+    """Create or open the state directory: root key, migrated database, local account. Idempotent."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    key = RootKey.load_or_create(settings.root_key_path)
+    db = Database(settings.db_url)
+    db.migrate()
+    with db.session() as session:
+        account = ensure_local_account(session, key)
+    return db, key, account
+
+
+def build(settings: Settings) -> Cove:
+    db, key, account = init_state(settings)
+    authorizer = IamAuthorizer(db)
+    providers: dict[str, Provider] = {
+        "iam": IamProvider(db, key),
+        "sts": StsProvider(db, key, authorizer),
+    }
+    gateway = Gateway(
+        providers=providers,
+        credentials=CredentialStore(db, key),
+        authorizer=authorizer,
+        region=settings.region,
+    )
+    return Cove(settings, db, key, account, gateway, providers)
+
+
+_HEALTH_PATHS = frozenset({"/health", "/_cove/health"})
+
+
+class CoveAsgi:
+    """Health checks answer without a signature; everything else is an AWS request."""
+
+    def __init__(self, cove: Cove) -> None:
+        self.cove = cove
+        self.gateway_app = GatewayApp(cove.gateway)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        if scope["path"] in _HEALTH_PATHS and scope["method"] == "GET" and not _signed(scope):
+            await self._health(send)
+            return
+        await self.gateway_app(scope, receive, send)
+
+    async def _health(self, send: Send) -> None:
+        body = json.dumps(
+            {"status": "ok", "account": self.cove.account.account_id, "services": self.cove.enabled_services()}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message: dict[str, Any] = dict(await receive())
+            if message["type"] == "lifespan.startup":
+                log.info("cove started", extra={"endpoint": self.cove.settings.endpoint_url})
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.cove.db.dispose()
+                log.info("cove stopped")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _signed(scope: Scope) -> bool:
+    if any(name == b"authorization" for name, _ in scope["headers"]):
+        return True
+    return b"X-Amz-Signature" in scope.get("query_string", b"")

@@ -1,0 +1,95 @@
+"""``cove server | env | doctor | run``."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cove.settings import DEFAULT_HOST, DEFAULT_PORT, Settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cove: SageMaker's API on kernel-enforced VPCs.")
+console = Console()
+
+StateDir = Annotated[Path, typer.Option("--state-dir", help="State directory (database, blobs, keys).")]
+
+
+def _settings(state_dir: Path, **kw: object) -> Settings:
+    return Settings(state_dir=state_dir).with_(**kw)
+
+
+@app.command()
+def server(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
+    state_dir: StateDir = Path(".cove"),
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="SQLAlchemy URL, e.g. postgresql+psycopg://…")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error")] = "info",
+) -> None:
+    """Start the Cove server (AWS APIs on http://HOST:PORT)."""
+    from cove.app import init_state
+    from cove.logconfig import configure_logging
+    from cove.profile import write_profile
+    from cove.server import serve
+
+    settings = _settings(state_dir, host=host, port=port, database_url=database_url, log_level=log_level)
+    configure_logging(log_level)
+    db, _key, account = init_state(settings)
+    db.dispose()
+    write_profile(settings, account)
+    console.print(f"[bold]Cove[/] on {settings.endpoint_url}  account {account.account_id}  state {state_dir}", highlight=False)
+    serve(settings)
+
+
+@app.command()
+def env(
+    state_dir: StateDir = Path(".cove"),
+    host: Annotated[str, typer.Option(help="Server address clients should use.")] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option(help="Server port clients should use.")] = DEFAULT_PORT,
+) -> None:
+    """Print export lines so that `eval "$(cove env)"` points boto3 and the AWS CLI at Cove."""
+    from cove.app import init_state
+    from cove.profile import env_exports
+
+    settings = _settings(state_dir, host=host, port=port)
+    db, _key, account = init_state(settings)
+    db.dispose()
+    for name, value in env_exports(settings, account).items():
+        typer.echo(f"export {name}={shlex.quote(value)}")
+
+
+@app.command()
+def doctor() -> None:
+    """Check this host for what Cove needs (root, namespaces, nftables, conntrack, FUSE, cgroups)."""
+    from cove.doctor import run_checks
+
+    table = Table("check", "status", "detail", "fix")
+    failed = 0
+    for check in run_checks():
+        failed += not check.ok
+        table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]missing[/]", check.detail, check.fix)
+    console.print(table)
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def run(
+    state_dir: StateDir = Path(".cove"),
+    port: Annotated[int, typer.Option(help="Port for the embedded server (0 = any free port).")] = 0,
+) -> None:
+    """Start an embedded server and run the end-to-end scenario against it."""
+    from cove.scenario import run_scenario
+
+    raise typer.Exit(run_scenario(state_dir, port=port, console=console))
+
+
+def main() -> None:
+    app()

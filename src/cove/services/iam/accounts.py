@@ -1,0 +1,78 @@
+"""The local account: created once per state directory with root access keys and AWS managed policies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cove.keyring import RootKey
+from cove.services.iam import ids
+from cove.services.iam.managed import AWS_MANAGED_POLICIES
+from cove.services.iam.tables import AccessKey, Account, ManagedPolicy
+
+__all__ = ["LocalAccount", "ensure_local_account", "root_arn", "seal_secret", "open_secret"]
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAccount:
+    account_id: str
+    access_key_id: str
+    secret_access_key: str
+
+
+def root_arn(account_id: str) -> str:
+    return f"arn:aws:iam::{account_id}:root"
+
+
+def seal_secret(key: RootKey, access_key_id: str, secret: str) -> bytes:
+    return key.seal(secret.encode(), f"access-key:{access_key_id}")
+
+
+def open_secret(key: RootKey, access_key_id: str, sealed: bytes) -> str:
+    return key.open(sealed, f"access-key:{access_key_id}").decode()
+
+
+def _seed_managed_policies(session: Session) -> None:
+    existing = set(session.scalars(select(ManagedPolicy.name).where(ManagedPolicy.account_id.is_(None))))
+    for name, (path, document) in AWS_MANAGED_POLICIES.items():
+        if name not in existing:
+            session.add(
+                ManagedPolicy(
+                    arn=f"arn:aws:iam::aws:policy{path}{name}",
+                    id=ids.unique_id("ANPA"),
+                    account_id=None,
+                    name=name,
+                    path=path,
+                    document=document,
+                )
+            )
+
+
+def ensure_local_account(session: Session, key: RootKey, account_id: str | None = None) -> LocalAccount:
+    """Idempotent: the first call creates the account and its root key; later calls return them."""
+    _seed_managed_policies(session)
+    account = session.scalars(select(Account).where(Account.local.is_(True))).first()
+    if account is None:
+        account = Account(id=account_id or ids.account_id(), name="cove-local", local=True)
+        session.add(account)
+        session.flush()
+    access_key = session.scalars(
+        select(AccessKey)
+        .where(AccessKey.account_id == account.id, AccessKey.user_id.is_(None), AccessKey.status == "Active")
+        .order_by(AccessKey.created)
+    ).first()
+    if access_key is None:
+        key_id = ids.access_key_id()
+        secret = ids.secret_access_key()
+        access_key = AccessKey(
+            access_key_id=key_id, account_id=account.id, user_id=None, secret_sealed=seal_secret(key, key_id, secret)
+        )
+        session.add(access_key)
+        session.flush()
+    return LocalAccount(
+        account_id=account.id,
+        access_key_id=access_key.access_key_id,
+        secret_access_key=open_secret(key, access_key.access_key_id, access_key.secret_sealed),
+    )
