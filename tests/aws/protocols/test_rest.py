@@ -250,7 +250,7 @@ def test_virtual_host_requests_route_and_parse_like_path_style() -> None:
         "Range": "bytes=0-1",
     }
     listing = HttpRequest("GET", "/", "list-type=2", {"host": "bkt.s3.us-east-1.amazonaws.com"})
-    found = codec.operation_for(operation.service_model, listing)
+    found = codec.operation_for(service_model("s3"), listing)
     assert found is not None and found.name == "ListObjectsV2"
     assert codec.parse(found, listing) == {"Bucket": "bkt"}
 
