@@ -39,7 +39,9 @@ class Cove:
 
     def enabled_services(self) -> dict[str, int]:
         """Each known service and how many of its operations Cove implements."""
-        return {name: len(self.providers[name].operations) if name in self.providers else 0 for name in SERVICES}
+        return {
+            name: len(self.providers[name].operations) if name in self.providers else 0 for name in SERVICES
+        }
 
 
 def init_state(settings: Settings) -> tuple[Database, RootKey, LocalAccount]:
@@ -92,13 +94,20 @@ class CoveAsgi:
 
     async def _health(self, send: Send) -> None:
         body = json.dumps(
-            {"status": "ok", "account": self.cove.account.account_id, "services": self.cove.enabled_services()}
+            {
+                "status": "ok",
+                "account": self.cove.account.account_id,
+                "services": self.cove.enabled_services(),
+            }
         ).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})

@@ -45,7 +45,12 @@ def run_checks() -> list[Check]:
             sys.version.split()[0],
             "install Python 3.11 or newer",
         ),
-        Check("root", os.geteuid() == 0, f"euid {os.geteuid()}", "run Cove as root (namespaces and nftables need it)"),
+        Check(
+            "root",
+            os.geteuid() == 0,
+            f"euid {os.geteuid()}",
+            "run Cove as root (namespaces and nftables need it)",
+        ),
         _binary("ip", "iproute2", "-V"),
         _binary("nft", "nftables", "--version"),
         _binary("conntrack", "conntrack", "--version"),
@@ -54,11 +59,18 @@ def run_checks() -> list[Check]:
     if shutil.which("unshare"):
         netns_ok, netns_detail = _run("unshare", "--net", "true")
         netns_detail = netns_detail or ("network namespaces work" if netns_ok else "unshare --net failed")
-    checks.append(Check("netns", netns_ok, netns_detail, "needs root and CONFIG_NET_NS (or a privileged container)"))
+    checks.append(
+        Check("netns", netns_ok, netns_detail, "needs root and CONFIG_NET_NS (or a privileged container)")
+    )
     if shutil.which("nft"):
         ok, detail = _run("nft", "list", "tables")
         checks.append(
-            Check("nftables kernel", ok, detail or "nf_tables available", "modprobe nf_tables (CONFIG_NF_TABLES)")
+            Check(
+                "nftables kernel",
+                ok,
+                detail or "nf_tables available",
+                "modprobe nf_tables (CONFIG_NF_TABLES)",
+            )
         )
     conntrack = Path("/proc/sys/net/netfilter/nf_conntrack_max")
     checks.append(
@@ -71,7 +83,12 @@ def run_checks() -> list[Check]:
     )
     fuse = Path("/dev/fuse")
     checks.append(
-        Check("fuse", fuse.exists(), "/dev/fuse present" if fuse.exists() else "/dev/fuse missing", "apt-get install -y fuse3; modprobe fuse")
+        Check(
+            "fuse",
+            fuse.exists(),
+            "/dev/fuse present" if fuse.exists() else "/dev/fuse missing",
+            "apt-get install -y fuse3; modprobe fuse",
+        )
     )
     cgroup2 = Path("/sys/fs/cgroup/cgroup.controllers")
     checks.append(

@@ -32,7 +32,10 @@ def write_profile(settings: Settings, account: LocalAccount) -> tuple[Path, Path
     conf_path = Path(os.environ.get("AWS_CONFIG_FILE", "~/.aws/config")).expanduser()
     creds = configparser.ConfigParser()
     creds.read(cred_path)
-    creds[PROFILE] = {"aws_access_key_id": account.access_key_id, "aws_secret_access_key": account.secret_access_key}
+    creds[PROFILE] = {
+        "aws_access_key_id": account.access_key_id,
+        "aws_secret_access_key": account.secret_access_key,
+    }
     _atomic_write(cred_path, creds)
     conf = configparser.ConfigParser()
     conf.read(conf_path)

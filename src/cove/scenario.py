@@ -71,7 +71,11 @@ def run_scenario(state_dir: Path, *, port: int = 0, console: Console | None = No
         me = sts.get_caller_identity()
         steps.check("caller identity", me["Account"] == server.cove.account.account_id, me["Arn"])
 
-        _ensure(lambda: iam.create_role(RoleName="SageMakerExecutionRole", AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST)))
+        _ensure(
+            lambda: iam.create_role(
+                RoleName="SageMakerExecutionRole", AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST)
+            )
+        )
         iam.attach_role_policy(
             RoleName="SageMakerExecutionRole", PolicyArn="arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"
         )
@@ -85,15 +89,27 @@ def run_scenario(state_dir: Path, *, port: int = 0, console: Console | None = No
             iam.delete_access_key(UserName="analyst", AccessKeyId=key["AccessKeyId"])
         key = iam.create_access_key(UserName="analyst")["AccessKey"]
         user_arn = iam.get_user(UserName="analyst")["User"]["Arn"]
-        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": user_arn}, "Action": "sts:AssumeRole"}]}
-        _ensure(lambda: iam.create_role(RoleName="analyst-readonly", AssumeRolePolicyDocument=json.dumps(trust)))
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": user_arn}, "Action": "sts:AssumeRole"}],
+        }
+        _ensure(
+            lambda: iam.create_role(RoleName="analyst-readonly", AssumeRolePolicyDocument=json.dumps(trust))
+        )
         iam.put_role_policy(
             RoleName="analyst-readonly",
             PolicyName="read-iam",
-            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"}]}),
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"}],
+                }
+            ),
         )
         analyst = boto3.Session(
-            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name=settings.region
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+            region_name=settings.region,
         )
         creds = client("sts", analyst).assume_role(
             RoleArn=iam.get_role(RoleName="analyst-readonly")["Role"]["Arn"], RoleSessionName="scenario"
@@ -112,7 +128,11 @@ def run_scenario(state_dir: Path, *, port: int = 0, console: Console | None = No
             client("iam", role_session).create_user(UserName="intruder")
             steps.check("role session may not create users", False, "CreateUser was allowed")
         except ClientError as exc:
-            steps.check("role session may not create users", exc.response["Error"]["Code"] == "AccessDenied", exc.response["Error"]["Message"])
+            steps.check(
+                "role session may not create users",
+                exc.response["Error"]["Code"] == "AccessDenied",
+                exc.response["Error"]["Message"],
+            )
 
         table = Table("service", "operations implemented")
         for name, count in server.cove.enabled_services().items():
@@ -123,7 +143,10 @@ def run_scenario(state_dir: Path, *, port: int = 0, console: Console | None = No
             steps.check("unimplemented operations answer clearly", False, "no error")
         except ClientError as exc:
             err = exc.response["Error"]
-            ok = exc.response["ResponseMetadata"]["HTTPStatusCode"] == 501 and "ListTrainingJobs" in err["Message"]
+            ok = (
+                exc.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+                and "ListTrainingJobs" in err["Message"]
+            )
             steps.check("unimplemented operations answer clearly", ok, f"{err['Code']}: {err['Message']}")
     console.rule("scenario passed" if not steps.failures else f"{steps.failures} step(s) failed")
     return 1 if steps.failures else 0

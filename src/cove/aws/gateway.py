@@ -119,13 +119,25 @@ class Gateway:
             output = handler(ctx, params)
             response = codec.serialize(operation, output, request_id)
         except sigv4.AuthError as exc:
-            response = self._error(request, service, protocol, operation, sigv4.auth_error_to_service_error(exc, family), request_id)
+            response = self._error(
+                request,
+                service,
+                protocol,
+                operation,
+                sigv4.auth_error_to_service_error(exc, family),
+                request_id,
+            )
         except ServiceError as exc:
             response = self._error(request, service, protocol, operation, exc, request_id)
         except Exception:
             log.exception("internal error", extra={"request_id": request_id})
             response = self._error(
-                request, service, protocol, operation, InternalFailure("We encountered an internal error. Please try again."), request_id
+                request,
+                service,
+                protocol,
+                operation,
+                InternalFailure("We encountered an internal error. Please try again."),
+                request_id,
             )
         log.info(
             "request",
@@ -159,7 +171,8 @@ class Gateway:
             token = sig.session_token or ""
             if hashlib.sha256(token.encode()).hexdigest() != credential.session_token_sha256:
                 raise sigv4.AuthError(
-                    sigv4.AuthErrorKind.TOKEN_INVALID, "The security token included in the request is invalid."
+                    sigv4.AuthErrorKind.TOKEN_INVALID,
+                    "The security token included in the request is invalid.",
                 )
             if credential.expires is not None and credential.expires <= now:
                 raise sigv4.AuthError(

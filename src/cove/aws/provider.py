@@ -42,7 +42,9 @@ class Provider:
                     handlers[name] = attr
         cls._handlers = handlers
 
-    def handler(self, operation_name: str) -> Callable[[RequestContext, dict[str, Any]], dict[str, Any]] | None:
+    def handler(
+        self, operation_name: str
+    ) -> Callable[[RequestContext, dict[str, Any]], dict[str, Any]] | None:
         fn = self._handlers.get(operation_name)
         if fn is None:
             return None

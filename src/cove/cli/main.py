@@ -14,7 +14,9 @@ from cove.settings import DEFAULT_HOST, DEFAULT_PORT, Settings
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cove: SageMaker's API on kernel-enforced VPCs.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Cove: SageMaker's API on kernel-enforced VPCs."
+)
 console = Console()
 
 StateDir = Annotated[Path, typer.Option("--state-dir", help="State directory (database, blobs, keys).")]
@@ -45,7 +47,10 @@ def server(
     db, _key, account = init_state(settings)
     db.dispose()
     write_profile(settings, account)
-    console.print(f"[bold]Cove[/] on {settings.endpoint_url}  account {account.account_id}  state {state_dir}", highlight=False)
+    console.print(
+        f"[bold]Cove[/] on {settings.endpoint_url}  account {account.account_id}  state {state_dir}",
+        highlight=False,
+    )
     serve(settings)
 
 

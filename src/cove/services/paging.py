@@ -11,7 +11,12 @@ T = TypeVar("T")
 
 
 def page(
-    items: Sequence[T], *, key: Callable[[T], str], marker: str | None, max_items: int | None, default: int = 100
+    items: Sequence[T],
+    *,
+    key: Callable[[T], str],
+    marker: str | None,
+    max_items: int | None,
+    default: int = 100,
 ) -> tuple[list[T], dict[str, Any]]:
     """Items sorted by ``key`` after ``marker`` (the last key of the previous page), and the
     ``IsTruncated``/``Marker`` members to return. Markers are keys, so pages stay stable while

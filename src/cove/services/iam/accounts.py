@@ -12,7 +12,7 @@ from cove.services.iam import ids
 from cove.services.iam.managed import AWS_MANAGED_POLICIES
 from cove.services.iam.tables import AccessKey, Account, ManagedPolicy
 
-__all__ = ["LocalAccount", "ensure_local_account", "root_arn", "seal_secret", "open_secret"]
+__all__ = ["LocalAccount", "ensure_local_account", "open_secret", "root_arn", "seal_secret"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,10 @@ def ensure_local_account(session: Session, key: RootKey, account_id: str | None 
         key_id = ids.access_key_id()
         secret = ids.secret_access_key()
         access_key = AccessKey(
-            access_key_id=key_id, account_id=account.id, user_id=None, secret_sealed=seal_secret(key, key_id, secret)
+            access_key_id=key_id,
+            account_id=account.id,
+            user_id=None,
+            secret_sealed=seal_secret(key, key_id, secret),
         )
         session.add(access_key)
         session.flush()

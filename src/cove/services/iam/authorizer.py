@@ -30,7 +30,9 @@ def engine_principal(principal: Principal) -> policy.Principal:
     if principal.kind == "user":
         return policy.Principal.user(principal.arn, user_id=principal.user_id)
     if principal.kind == "assumed-role":
-        return policy.Principal.assumed_role(principal.arn, role_arn=principal.role_arn, user_id=principal.user_id)
+        return policy.Principal.assumed_role(
+            principal.arn, role_arn=principal.role_arn, user_id=principal.user_id
+        )
     return policy.Principal.anonymous()
 
 
@@ -46,7 +48,9 @@ def identity_policies(session: Session, principal: Principal) -> IdentityPolicie
     else:
         return IdentityPolicies(())
     documents = holder.inline_documents(session, owner) + holder.attached_documents(session, owner)
-    parsed = tuple(policy.parse_policy(doc, kind=policy.PolicyKind.IDENTITY, name=name) for name, doc in documents)
+    parsed = tuple(
+        policy.parse_policy(doc, kind=policy.PolicyKind.IDENTITY, name=name) for name, doc in documents
+    )
     boundary = None
     if boundary_arn:
         row = session.get(ManagedPolicy, boundary_arn)
@@ -100,7 +104,9 @@ class IamAuthorizer:
         request = policy.RequestContext(
             action=action, resource=resource, principal=engine_principal(principal), keys=keys
         )
-        loaded = self._policies(principal) if principal.kind in ("user", "assumed-role") else IdentityPolicies(())
+        loaded = (
+            self._policies(principal) if principal.kind in ("user", "assumed-role") else IdentityPolicies(())
+        )
         sessions: tuple[policy.Policy, ...] = ()
         if ctx.credential is not None and ctx.credential.session_policy:
             sessions = (policy.parse_policy(ctx.credential.session_policy, kind=policy.PolicyKind.SESSION),)
@@ -120,4 +126,6 @@ class IamAuthorizer:
         decision = self.decide(ctx, action, resource)
         if decision.allowed:
             return None
-        return decision.access_denied_message(ctx.principal.arn, action, resource if resource != "*" else None)
+        return decision.access_denied_message(
+            ctx.principal.arn, action, resource if resource != "*" else None
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -37,11 +37,15 @@ class Holder:
     def _owner_col(self, table: Any) -> Any:
         return getattr(table, self.owner)
 
+    def _inline_row(
+        self, session: Session, owner_id: str, name: str
+    ) -> RoleInlinePolicy | UserInlinePolicy | None:
+        query = select(self.inline).where(self._owner_col(self.inline) == owner_id, self.inline.name == name)
+        return cast("RoleInlinePolicy | UserInlinePolicy | None", session.scalars(query).first())
+
     def put_inline(self, session: Session, owner_id: str, name: str, document: str) -> None:
         text = checked(document, PolicyKind.IDENTITY)
-        row = session.scalars(
-            select(self.inline).where(self._owner_col(self.inline) == owner_id, self.inline.name == name)
-        ).first()
+        row = self._inline_row(session, owner_id, name)
         if row is None:
             session.add(self.inline(name=name, document=text, **{self.owner: owner_id}))
         else:
@@ -49,24 +53,24 @@ class Holder:
         generation.bump()
 
     def get_inline(self, session: Session, owner_id: str, name: str) -> str:
-        row = session.scalars(
-            select(self.inline).where(self._owner_col(self.inline) == owner_id, self.inline.name == name)
-        ).first()
+        row = self._inline_row(session, owner_id, name)
         if row is None:
             raise NoSuchEntity(f"The {self.label} policy with name {name} cannot be found.")
         return wire(row.document)
 
     def delete_inline(self, session: Session, owner_id: str, name: str) -> None:
-        row = session.scalars(
-            select(self.inline).where(self._owner_col(self.inline) == owner_id, self.inline.name == name)
-        ).first()
+        row = self._inline_row(session, owner_id, name)
         if row is None:
             raise NoSuchEntity(f"The {self.label} policy with name {name} cannot be found.")
         session.delete(row)
         generation.bump()
 
-    def list_inline(self, session: Session, owner_id: str, marker: str | None, max_items: int | None) -> dict[str, Any]:
-        names = list(session.scalars(select(self.inline.name).where(self._owner_col(self.inline) == owner_id)))
+    def list_inline(
+        self, session: Session, owner_id: str, marker: str | None, max_items: int | None
+    ) -> dict[str, Any]:
+        names = list(
+            session.scalars(select(self.inline.name).where(self._owner_col(self.inline) == owner_id))
+        )
         chunk, more = page(names, key=lambda n: n, marker=marker, max_items=max_items)
         return {"PolicyNames": chunk, **more}
 
@@ -84,9 +88,13 @@ class Holder:
             select(self.attachment).where(owner == owner_id, self.attachment.policy_arn == policy_arn)
         ).first():
             return
-        count = session.scalar(select(func.count()).select_from(self.attachment).where(owner == owner_id)) or 0
+        count = (
+            session.scalar(select(func.count()).select_from(self.attachment).where(owner == owner_id)) or 0
+        )
         if count >= MAX_ATTACHED:
-            raise LimitExceeded(f"Cannot exceed quota for PoliciesPer{self.label.capitalize()}: {MAX_ATTACHED}")
+            raise LimitExceeded(
+                f"Cannot exceed quota for PoliciesPer{self.label.capitalize()}: {MAX_ATTACHED}"
+            )
         session.add(self.attachment(policy_arn=policy_arn, **{self.owner: owner_id}))
         generation.bump()
 
@@ -126,7 +134,9 @@ class Holder:
             select(func.count()).select_from(self.inline).where(self._owner_col(self.inline) == owner_id)
         )
         attached = session.scalar(
-            select(func.count()).select_from(self.attachment).where(self._owner_col(self.attachment) == owner_id)
+            select(func.count())
+            .select_from(self.attachment)
+            .where(self._owner_col(self.attachment) == owner_id)
         )
         return bool(inline), bool(attached)
 

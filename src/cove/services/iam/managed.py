@@ -18,7 +18,10 @@ AWS_MANAGED_POLICIES: dict[str, tuple[str, str]] = {
         "/",
         _doc({"Effect": "Allow", "Action": ["*:Describe*", "*:Get*", "*:List*", "*:Head*"], "Resource": "*"}),
     ),
-    "AmazonS3FullAccess": ("/", _doc({"Effect": "Allow", "Action": ["s3:*", "s3-object-lambda:*"], "Resource": "*"})),
+    "AmazonS3FullAccess": (
+        "/",
+        _doc({"Effect": "Allow", "Action": ["s3:*", "s3-object-lambda:*"], "Resource": "*"}),
+    ),
     "AmazonS3ReadOnlyAccess": (
         "/",
         _doc({"Effect": "Allow", "Action": ["s3:Get*", "s3:List*", "s3:Describe*"], "Resource": "*"}),
@@ -47,9 +50,17 @@ AWS_MANAGED_POLICIES: dict[str, tuple[str, str]] = {
             {
                 "Effect": "Allow",
                 "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                "Resource": ["arn:aws:s3:::*SageMaker*", "arn:aws:s3:::*Sagemaker*", "arn:aws:s3:::*sagemaker*"],
+                "Resource": [
+                    "arn:aws:s3:::*SageMaker*",
+                    "arn:aws:s3:::*Sagemaker*",
+                    "arn:aws:s3:::*sagemaker*",
+                ],
             },
-            {"Effect": "Allow", "Action": ["s3:CreateBucket", "s3:GetBucketLocation", "s3:ListBucket", "s3:ListAllMyBuckets"], "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": ["s3:CreateBucket", "s3:GetBucketLocation", "s3:ListBucket", "s3:ListAllMyBuckets"],
+                "Resource": "*",
+            },
             {
                 "Effect": "Allow",
                 "Action": "iam:PassRole",
@@ -58,16 +69,28 @@ AWS_MANAGED_POLICIES: dict[str, tuple[str, str]] = {
             },
         ),
     ),
-    "CloudWatchLogsFullAccess": ("/", _doc({"Effect": "Allow", "Action": ["logs:*", "cloudwatch:GenerateQuery"], "Resource": "*"})),
+    "CloudWatchLogsFullAccess": (
+        "/",
+        _doc({"Effect": "Allow", "Action": ["logs:*", "cloudwatch:GenerateQuery"], "Resource": "*"}),
+    ),
     "AWSKeyManagementServicePowerUser": (
         "/",
         _doc(
             {
                 "Effect": "Allow",
                 "Action": [
-                    "kms:CreateAlias", "kms:CreateKey", "kms:DeleteAlias", "kms:Describe*", "kms:GenerateRandom",
-                    "kms:Get*", "kms:List*", "kms:TagResource", "kms:UntagResource", "iam:ListGroups",
-                    "iam:ListRoles", "iam:ListUsers",
+                    "kms:CreateAlias",
+                    "kms:CreateKey",
+                    "kms:DeleteAlias",
+                    "kms:Describe*",
+                    "kms:GenerateRandom",
+                    "kms:Get*",
+                    "kms:List*",
+                    "kms:TagResource",
+                    "kms:UntagResource",
+                    "iam:ListGroups",
+                    "iam:ListRoles",
+                    "iam:ListUsers",
                 ],
                 "Resource": "*",
             }

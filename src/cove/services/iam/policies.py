@@ -14,7 +14,14 @@ from cove.services.iam.errors import DeleteConflict, EntityAlreadyExists, NoSuch
 from cove.services.iam.tables import ManagedPolicy, RolePolicyAttachment, UserPolicyAttachment
 from cove.services.paging import page
 
-__all__ = ["create_policy", "delete_policy", "get_policy", "get_policy_version", "list_policies", "policy_view"]
+__all__ = [
+    "create_policy",
+    "delete_policy",
+    "get_policy",
+    "get_policy_version",
+    "list_policies",
+    "policy_view",
+]
 
 
 def _attachments(session: Session, arn: str) -> int:
@@ -58,9 +65,14 @@ def create_policy(session: Session, account_id: str, params: dict[str, Any]) -> 
     name = params["PolicyName"]
     path = params.get("Path", "/")
     arn = f"arn:aws:iam::{account_id}:policy{path}{name}"
-    if session.get(ManagedPolicy, arn) is not None or session.scalars(
-        select(ManagedPolicy.arn).where(ManagedPolicy.account_id == account_id, ManagedPolicy.name == name)
-    ).first():
+    if (
+        session.get(ManagedPolicy, arn) is not None
+        or session.scalars(
+            select(ManagedPolicy.arn).where(
+                ManagedPolicy.account_id == account_id, ManagedPolicy.name == name
+            )
+        ).first()
+    ):
         raise EntityAlreadyExists(f"A policy called {name} already exists. Duplicate names are not allowed.")
     policy = ManagedPolicy(
         arn=arn,
@@ -102,7 +114,9 @@ def list_policies(session: Session, account_id: str, params: dict[str, Any]) -> 
     views = [policy_view(session, p) for p in session.scalars(query) if p.path.startswith(prefix)]
     if params.get("OnlyAttached"):
         views = [v for v in views if v["AttachmentCount"]]
-    chunk, more = page(views, key=lambda v: v["Arn"], marker=params.get("Marker"), max_items=params.get("MaxItems"))
+    chunk, more = page(
+        views, key=lambda v: v["Arn"], marker=params.get("Marker"), max_items=params.get("MaxItems")
+    )
     return {"Policies": chunk, **more}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cove import policy
 from cove.aws.context import RequestContext
 from cove.aws.provider import Provider, operation
 from cove.db import Database
@@ -148,8 +149,15 @@ class IamProvider(Provider):
             name = ctx.principal.name
         if not name:
             # GetUser without a name answers for the caller; for root, the account itself.
-            return {"User": {"Path": "/", "UserName": "", "UserId": ctx.account_id, "Arn": ctx.principal.arn,
-                             "CreateDate": ctx.now}}
+            return {
+                "User": {
+                    "Path": "/",
+                    "UserName": "",
+                    "UserId": ctx.account_id,
+                    "Arn": ctx.principal.arn,
+                    "CreateDate": ctx.now,
+                }
+            }
         with self.db.read() as s:
             return {"User": user_view(users.get_user(s, ctx.account_id, name))}
 
@@ -167,7 +175,9 @@ class IamProvider(Provider):
     @operation("CreateAccessKey")
     def create_access_key(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
         with self.db.session() as s:
-            return {"AccessKey": users.create_access_key(s, self.key, ctx.account_id, self._user_name(ctx, p))}
+            return {
+                "AccessKey": users.create_access_key(s, self.key, ctx.account_id, self._user_name(ctx, p))
+            }
 
     @operation("ListAccessKeys")
     def list_access_keys(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
@@ -196,7 +206,9 @@ class IamProvider(Provider):
     @operation("PutUserPolicy")
     def put_user_policy(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
         with self.db.session() as s:
-            USER.put_inline(s, users.get_user(s, ctx.account_id, p["UserName"]).id, p["PolicyName"], p["PolicyDocument"])
+            USER.put_inline(
+                s, users.get_user(s, ctx.account_id, p["UserName"]).id, p["PolicyName"], p["PolicyDocument"]
+            )
         return {}
 
     @operation("GetUserPolicy")
@@ -252,7 +264,11 @@ class IamProvider(Provider):
     @operation("GetPolicyVersion")
     def get_policy_version(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
         with self.db.read() as s:
-            return {"PolicyVersion": policies.get_policy_version(s, ctx.account_id, p["PolicyArn"], p["VersionId"])}
+            return {
+                "PolicyVersion": policies.get_policy_version(
+                    s, ctx.account_id, p["PolicyArn"], p["VersionId"]
+                )
+            }
 
     @operation("ListPolicies")
     def list_policies(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
@@ -277,5 +293,5 @@ class IamProvider(Provider):
     def simulate_custom_policy(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
         documents = [(f"PolicyInputList.{i + 1}", d) for i, d in enumerate(p["PolicyInputList"])]
         # Only the given policies count: simulate an ordinary user, never the all-powerful root.
-        caller = simulate.policy.Principal.user(f"arn:aws:iam::{ctx.account_id}:user/SimulatedUser")
+        caller = policy.Principal.user(f"arn:aws:iam::{ctx.account_id}:user/SimulatedUser")
         return simulate.simulate(caller, documents, p)

@@ -51,7 +51,9 @@ def role_view(role: Role, *, full: bool = True) -> dict[str, Any]:
                 "PermissionsBoundaryType": "Policy",
                 "PermissionsBoundaryArn": role.permissions_boundary,
             }
-        view["RoleLastUsed"] = {"LastUsedDate": role.last_used, "Region": "us-east-1"} if role.last_used else {}
+        view["RoleLastUsed"] = (
+            {"LastUsedDate": role.last_used, "Region": "us-east-1"} if role.last_used else {}
+        )
     return view
 
 
@@ -100,9 +102,13 @@ def create_role(session: Session, account_id: str, params: dict[str, Any]) -> Ro
 def list_roles(session: Session, account_id: str, params: dict[str, Any]) -> dict[str, Any]:
     prefix = params.get("PathPrefix", "/")
     roles = [
-        r for r in session.scalars(select(Role).where(Role.account_id == account_id)) if r.path.startswith(prefix)
+        r
+        for r in session.scalars(select(Role).where(Role.account_id == account_id))
+        if r.path.startswith(prefix)
     ]
-    chunk, more = page(roles, key=lambda r: r.name, marker=params.get("Marker"), max_items=params.get("MaxItems"))
+    chunk, more = page(
+        roles, key=lambda r: r.name, marker=params.get("Marker"), max_items=params.get("MaxItems")
+    )
     return {"Roles": [role_view(r, full=False) for r in chunk], **more}
 
 

@@ -66,9 +66,14 @@ def simulate(
 ) -> dict[str, Any]:
     identity = _parse(identity_documents, policy.PolicyKind.IDENTITY)
     resource_doc = params.get("ResourcePolicy")
-    resource = _parse([("ResourcePolicy", resource_doc)], policy.PolicyKind.RESOURCE)[0] if resource_doc else None
+    resource = (
+        _parse([("ResourcePolicy", resource_doc)], policy.PolicyKind.RESOURCE)[0] if resource_doc else None
+    )
     boundaries = _parse(
-        [(f"PermissionsBoundaryPolicyInputList.{i + 1}", d) for i, d in enumerate(params.get("PermissionsBoundaryPolicyInputList", []))],
+        [
+            (f"PermissionsBoundaryPolicyInputList.{i + 1}", d)
+            for i, d in enumerate(params.get("PermissionsBoundaryPolicyInputList", []))
+        ],
         policy.PolicyKind.BOUNDARY,
     )
     keys = _context_entries(params.get("ContextEntries", []))
@@ -84,7 +89,9 @@ def simulate(
                 identity_policies=identity,
                 resource_policy=resource,
                 permissions_boundary=boundaries[0] if boundaries else None,
-                resource_account=params.get("ResourceOwner", "").split(":")[4] if params.get("ResourceOwner") else None,
+                resource_account=params.get("ResourceOwner", "").split(":")[4]
+                if params.get("ResourceOwner")
+                else None,
             )
             results.append(
                 {

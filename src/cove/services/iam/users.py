@@ -71,8 +71,14 @@ def create_user(session: Session, account_id: str, params: dict[str, Any]) -> Us
 
 def list_users(session: Session, account_id: str, params: dict[str, Any]) -> dict[str, Any]:
     prefix = params.get("PathPrefix", "/")
-    users = [u for u in session.scalars(select(User).where(User.account_id == account_id)) if u.path.startswith(prefix)]
-    chunk, more = page(users, key=lambda u: u.name, marker=params.get("Marker"), max_items=params.get("MaxItems"))
+    users = [
+        u
+        for u in session.scalars(select(User).where(User.account_id == account_id))
+        if u.path.startswith(prefix)
+    ]
+    chunk, more = page(
+        users, key=lambda u: u.name, marker=params.get("Marker"), max_items=params.get("MaxItems")
+    )
     return {"Users": [user_view(u) for u in chunk], **more}
 
 
@@ -90,21 +96,29 @@ def delete_user(session: Session, account_id: str, name: str) -> None:
     generation.bump()
 
 
-def create_access_key(session: Session, key: RootKey, account_id: str, user_name: str | None) -> dict[str, Any]:
+def create_access_key(
+    session: Session, key: RootKey, account_id: str, user_name: str | None
+) -> dict[str, Any]:
     """A new key for ``user_name``, or for the account root when no user is named."""
     user = get_user(session, account_id, user_name) if user_name else None
     user_id = user.id if user else None
     count = session.scalar(
         select(func.count())
         .select_from(AccessKey)
-        .where(AccessKey.account_id == account_id, AccessKey.user_id.is_(user_id) if user_id is None else AccessKey.user_id == user_id)
+        .where(
+            AccessKey.account_id == account_id,
+            AccessKey.user_id.is_(user_id) if user_id is None else AccessKey.user_id == user_id,
+        )
     )
     if user is not None and (count or 0) >= MAX_KEYS:
         raise LimitExceeded(f"Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS}")
     key_id = ids.access_key_id()
     secret = ids.secret_access_key()
     row = AccessKey(
-        access_key_id=key_id, account_id=account_id, user_id=user_id, secret_sealed=seal_secret(key, key_id, secret)
+        access_key_id=key_id,
+        account_id=account_id,
+        user_id=user_id,
+        secret_sealed=seal_secret(key, key_id, secret),
     )
     session.add(row)
     session.flush()
@@ -132,14 +146,21 @@ def list_access_keys(session: Session, account_id: str, user_name: str | None) -
     rows = session.scalars(select(AccessKey).where(AccessKey.account_id == account_id, condition))
     return {
         "AccessKeyMetadata": [
-            {"UserName": user_name or "", "AccessKeyId": r.access_key_id, "Status": r.status, "CreateDate": r.created}
+            {
+                "UserName": user_name or "",
+                "AccessKeyId": r.access_key_id,
+                "Status": r.status,
+                "CreateDate": r.created,
+            }
             for r in rows
         ],
         "IsTruncated": False,
     }
 
 
-def update_access_key(session: Session, account_id: str, user_name: str | None, key_id: str, status: str) -> None:
+def update_access_key(
+    session: Session, account_id: str, user_name: str | None, key_id: str, status: str
+) -> None:
     _key(session, account_id, user_name, key_id).status = status
     generation.bump()
 

@@ -18,8 +18,8 @@ __all__ = ["StsProvider"]
 
 class StsProvider(Provider):
     service = "sts"
-    # GetCallerIdentity needs no permission; AssumeRole weighs the trust policy with identity policies.
-    self_authorized = frozenset({"GetCallerIdentity", "AssumeRole"})
+    # GetCallerIdentity and GetSessionToken need no permission; AssumeRole weighs the trust policy with identity policies.
+    self_authorized = frozenset({"GetCallerIdentity", "GetSessionToken", "AssumeRole"})
 
     def __init__(self, db: Database, key: RootKey, authorizer: IamAuthorizer) -> None:
         self.db = db

@@ -22,7 +22,12 @@ from cove.services.sts.credentials import assumed_role_principal
 
 __all__ = [
     "IssuedCredentials",
-    "account_for_key", "caller_identity", "issue_credentials", "role_for_assume", "session_duration"]
+    "account_for_key",
+    "caller_identity",
+    "issue_credentials",
+    "role_for_assume",
+    "session_duration",
+]
 
 # AWS caps role-chained sessions at one hour whatever the role allows.
 CHAINED_MAX = 3600
@@ -60,7 +65,9 @@ def role_for_assume(session: Session, caller: Principal, role_arn: str) -> Role:
         raise AccessDenied("Roles may not be assumed by root accounts.")
     role = find_role_by_arn(session, role_arn)
     if role is None:
-        raise AccessDenied(f"User: {caller.arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
+        raise AccessDenied(
+            f"User: {caller.arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+        )
     return role
 
 
@@ -71,7 +78,9 @@ def session_duration(requested: int | None, *, maximum: int, chained: bool, defa
             "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
         )
     if duration > maximum:
-        raise ValidationError("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+        raise ValidationError(
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+        )
     if duration < MIN_DURATION:
         raise ValidationError(
             f"1 validation error detected: Value '{duration}' at 'durationSeconds' failed to satisfy "
