@@ -55,15 +55,21 @@ def test_explicit_deny_beats_managed_allow(client: ClientFactory) -> None:
     iam.put_user_policy(
         UserName=name,
         PolicyName="no-delete",
-        PolicyDocument=_policy({"Sid": "NoDelete", "Effect": "Deny", "Action": "iam:Delete*", "Resource": "*"}),
+        PolicyDocument=_policy(
+            {"Sid": "NoDelete", "Effect": "Deny", "Action": "iam:Delete*", "Resource": "*"}
+        ),
     )
     as_user = client("iam", **creds)
     role = f"r-{uuid.uuid4().hex[:8]}"
-    trust = _policy({"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"})
+    trust = _policy(
+        {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    )
     as_user.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
     with pytest.raises(ClientError) as exc:
         as_user.delete_role(RoleName=role)
-    assert exc.value.response["Error"]["Message"].endswith("with an explicit deny in an identity-based policy")
+    assert exc.value.response["Error"]["Message"].endswith(
+        "with an explicit deny in an identity-based policy"
+    )
 
 
 def test_condition_on_source_ip(client: ClientFactory) -> None:
@@ -72,8 +78,18 @@ def test_condition_on_source_ip(client: ClientFactory) -> None:
         UserName=name,
         PolicyName="from-elsewhere",
         PolicyDocument=_policy(
-            {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}},
-            {"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}},
+            {
+                "Effect": "Allow",
+                "Action": "iam:GetUser",
+                "Resource": "*",
+                "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}},
+            },
+            {
+                "Effect": "Allow",
+                "Action": "iam:ListUsers",
+                "Resource": "*",
+                "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}},
+            },
         ),
     )
     as_user = client("iam", **creds)
@@ -101,7 +117,7 @@ def test_inactive_and_deleted_keys_stop_working(client: ClientFactory) -> None:
 
 
 def test_user_deletion_needs_keys_removed(client: ClientFactory) -> None:
-    name, creds = _user_with_key(client)
+    name, _creds = _user_with_key(client)
     with pytest.raises(ClientError) as exc:
         client("iam").delete_user(UserName=name)
     assert exc.value.response["Error"]["Code"] == "DeleteConflict"
@@ -115,7 +131,12 @@ def test_simulate_principal_policy(client: ClientFactory) -> None:
         PolicyName="s3",
         PolicyDocument=_policy(
             {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/*"},
-            {"Sid": "NoSecrets", "Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::data/secret/*"},
+            {
+                "Sid": "NoSecrets",
+                "Effect": "Deny",
+                "Action": "s3:*",
+                "Resource": "arn:aws:s3:::data/secret/*",
+            },
         ),
     )
     arn = iam.get_user(UserName=name)["User"]["Arn"]
@@ -137,14 +158,23 @@ def test_simulate_principal_policy(client: ClientFactory) -> None:
 
 def test_simulate_custom_policy_reports_missing_context(client: ClientFactory) -> None:
     doc = _policy(
-        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1"}}}
+        {
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1"}},
+        }
     )
-    result = client("iam").simulate_custom_policy(PolicyInputList=[doc], ActionNames=["s3:GetObject"])["EvaluationResults"][0]
+    result = client("iam").simulate_custom_policy(PolicyInputList=[doc], ActionNames=["s3:GetObject"])[
+        "EvaluationResults"
+    ][0]
     assert result["EvalDecision"] == "implicitDeny"
     assert [k.lower() for k in result["MissingContextValues"]] == ["aws:sourcevpce"]
     with_key = client("iam").simulate_custom_policy(
         PolicyInputList=[doc],
         ActionNames=["s3:GetObject"],
-        ContextEntries=[{"ContextKeyName": "aws:SourceVpce", "ContextKeyValues": ["vpce-1"], "ContextKeyType": "string"}],
+        ContextEntries=[
+            {"ContextKeyName": "aws:SourceVpce", "ContextKeyValues": ["vpce-1"], "ContextKeyType": "string"}
+        ],
     )["EvaluationResults"][0]
     assert with_key["EvalDecision"] == "allowed"

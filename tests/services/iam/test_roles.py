@@ -14,7 +14,11 @@ TRUST = json.dumps(
     {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
         ],
     }
 )
@@ -35,7 +39,9 @@ def _code(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
 def test_create_get_list_delete_role(client: ClientFactory) -> None:
     iam = client("iam")
     name = _name("role")
-    created = iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST, Description="d", Path="/ml/")["Role"]
+    created = iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST, Description="d", Path="/ml/")[
+        "Role"
+    ]
     assert created["Arn"].endswith(f":role/ml/{name}")
     assert created["RoleId"].startswith("AROA") and len(created["RoleId"]) == 21
     got = iam.get_role(RoleName=name)["Role"]
@@ -63,8 +69,21 @@ def test_duplicate_role_is_refused(client: ClientFactory) -> None:
     ("document", "fragment"),
     [
         ("{not json", "invalid Json"),
-        (json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}), "Principal"),
-        (json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Perhaps", "Principal": "*", "Action": "x:y"}]}), "Effect"),
+        (
+            json.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}
+            ),
+            "Principal",
+        ),
+        (
+            json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Perhaps", "Principal": "*", "Action": "x:y"}],
+                }
+            ),
+            "Effect",
+        ),
     ],
 )
 def test_malformed_trust_policy(client: ClientFactory, document: str, fragment: str) -> None:
@@ -141,7 +160,11 @@ def test_list_roles_pagination(client: ClientFactory) -> None:
         seen += [r["RoleName"] for r in page["Roles"]]
         marker = page.get("Marker") if page["IsTruncated"] else None
     assert seen == made
-    paginated = [r["RoleName"] for p in iam.get_paginator("list_roles").paginate(PathPrefix=prefix, PaginationConfig={"PageSize": 3}) for r in p["Roles"]]
+    paginated = [
+        r["RoleName"]
+        for p in iam.get_paginator("list_roles").paginate(PathPrefix=prefix, PaginationConfig={"PageSize": 3})
+        for r in p["Roles"]
+    ]
     assert paginated == made
 
 

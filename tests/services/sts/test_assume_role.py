@@ -59,7 +59,9 @@ def test_assume_role_named_in_trust_policy(client: ClientFactory, user: tuple[st
     assert exc.value.response["Error"]["Code"] == "InvalidClientTokenId"
 
 
-def test_trust_policy_naming_someone_else_denies(client: ClientFactory, user: tuple[str, dict[str, str]]) -> None:
+def test_trust_policy_naming_someone_else_denies(
+    client: ClientFactory, user: tuple[str, dict[str, str]]
+) -> None:
     _, creds = user
     role_arn = _role(client, {"Service": "sagemaker.amazonaws.com"})
     with pytest.raises(ClientError) as exc:
@@ -69,7 +71,9 @@ def test_trust_policy_naming_someone_else_denies(client: ClientFactory, user: tu
     assert err["Message"].endswith(f"is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
 
 
-def test_account_principal_needs_identity_permission(client: ClientFactory, user: tuple[str, dict[str, str]]) -> None:
+def test_account_principal_needs_identity_permission(
+    client: ClientFactory, user: tuple[str, dict[str, str]]
+) -> None:
     user_arn, creds = user
     account = user_arn.split(":")[4]
     role_arn = _role(client, {"AWS": f"arn:aws:iam::{account}:root"})
@@ -104,10 +108,19 @@ def test_session_policy_narrows_the_session(client: ClientFactory, user: tuple[s
     user_arn, creds = user
     role_arn = _role(client, {"AWS": user_arn})
     role_name = role_arn.rsplit("/", 1)[-1]
-    client("iam").attach_role_policy(RoleName=role_name, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    client("iam").attach_role_policy(
+        RoleName=role_name, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess"
+    )
     only_get = _policy({"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*"})
-    c = client("sts", **creds).assume_role(RoleArn=role_arn, RoleSessionName="narrow", Policy=only_get)["Credentials"]
-    iam = client("iam", aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
+    c = client("sts", **creds).assume_role(RoleArn=role_arn, RoleSessionName="narrow", Policy=only_get)[
+        "Credentials"
+    ]
+    iam = client(
+        "iam",
+        aws_access_key_id=c["AccessKeyId"],
+        aws_secret_access_key=c["SecretAccessKey"],
+        aws_session_token=c["SessionToken"],
+    )
     assert iam.get_role(RoleName=role_name)["Role"]["Arn"] == role_arn
     with pytest.raises(ClientError) as exc:
         iam.list_roles()
@@ -125,7 +138,12 @@ def test_expired_session_is_refused(
         assert row is not None
         row.expires = datetime.now(UTC) - timedelta(seconds=1)
     generation.bump()
-    sts = client("sts", aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
+    sts = client(
+        "sts",
+        aws_access_key_id=c["AccessKeyId"],
+        aws_secret_access_key=c["SecretAccessKey"],
+        aws_session_token=c["SessionToken"],
+    )
     with pytest.raises(ClientError) as exc:
         sts.get_caller_identity()
     assert exc.value.response["Error"]["Code"] == "ExpiredToken"
@@ -134,5 +152,10 @@ def test_expired_session_is_refused(
 def test_get_session_token(client: ClientFactory, user: tuple[str, dict[str, str]]) -> None:
     user_arn, creds = user
     c = client("sts", **creds).get_session_token(DurationSeconds=900)["Credentials"]
-    me = client("sts", aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"]).get_caller_identity()
+    me = client(
+        "sts",
+        aws_access_key_id=c["AccessKeyId"],
+        aws_secret_access_key=c["SecretAccessKey"],
+        aws_session_token=c["SessionToken"],
+    ).get_caller_identity()
     assert me["Arn"] == user_arn
