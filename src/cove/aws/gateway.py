@@ -12,7 +12,7 @@ from typing import Protocol
 
 from botocore.model import OperationModel, ServiceModel
 
-from cove.aws import sigv4
+from cove.aws import sigv2, sigv4
 from cove.aws.catalog import service_info, service_model
 from cove.aws.codecs import codec_for, error_family, fallback_error
 from cove.aws.context import Credential, Principal, RequestContext, SourceContext
@@ -76,13 +76,14 @@ class Gateway:
         principal = ANONYMOUS
         try:
             sig = sigv4.parse_signature(request)
-            service = service_for(request, sig.scope.service if sig else None)
+            legacy = sigv2.parse_signature_v2(request) if sig is None else None
+            service = "s3" if legacy else service_for(request, sig.scope.service if sig else None)
             protocol = protocol_for(service, request)
             family = error_family(protocol)
             codec = codec_for(protocol)
             model = service_model(service)
             now = self.clock()
-            credential = self._authenticate(request, sig, service, now)
+            credential = self._authenticate(request, sig or legacy, service, now)
             if credential is not None:
                 principal = credential.principal
             operation = codec.operation_for(model, request)
@@ -153,7 +154,11 @@ class Gateway:
         return response
 
     def _authenticate(
-        self, request: HttpRequest, sig: sigv4.SignatureInfo | None, service: str, now: datetime
+        self,
+        request: HttpRequest,
+        sig: sigv4.SignatureInfo | sigv2.SignatureV2Info | None,
+        service: str,
+        now: datetime,
     ) -> Credential | None:
         if sig is None:
             if service == "s3":
@@ -166,7 +171,10 @@ class Gateway:
                 "The security token included in the request is invalid.",
                 access_key_id=sig.access_key_id,
             )
-        sigv4.verify(request, sig, credential.secret_access_key, now=now)
+        if isinstance(sig, sigv2.SignatureV2Info):
+            sigv2.verify_v2(request, sig, credential.secret_access_key, now=now)
+        else:
+            sigv4.verify(request, sig, credential.secret_access_key, now=now)
         if credential.session_token_sha256 is not None:
             token = sig.session_token or ""
             if hashlib.sha256(token.encode()).hexdigest() != credential.session_token_sha256:

@@ -30,6 +30,11 @@ def _endpoint_prefixes() -> dict[str, str]:
     return {service_model(name).endpoint_prefix: name for name in SERVICES}
 
 
+@cache
+def _query_services() -> tuple[str, ...]:
+    return tuple(name for name in SERVICES if service_model(name).protocol in ("query", "ec2"))
+
+
 def _pick_sagemaker(request: HttpRequest) -> str:
     if _RUNTIME_PATH.match(request.path):
         return "sagemaker-runtime"
@@ -59,6 +64,12 @@ def service_for(request: HttpRequest, signing_name: str | None) -> str:
         if name:
             return name
         raise UnknownService(f"Cove does not provide a service for X-Amz-Target '{target}'.")
+    if "x-www-form-urlencoded" in request.headers.get("content-type", ""):
+        # An unsigned query-protocol call (STS, IAM, EC2): the action name says whose it is.
+        action = request.form().get("Action", "")
+        for name in _query_services():
+            if action in service_model(name).operation_names:
+                return name
     host = request.host.split(":", 1)[0]
     for label in host.split(".")[:3]:
         name = _endpoint_prefixes().get(label)

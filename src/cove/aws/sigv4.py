@@ -534,11 +534,14 @@ def auth_error_to_service_error(err: AuthError, family: str) -> ServiceError:
     if family == "ec2":
         return _ec2_error(err)
     json = family != "query"
+    # awsJson (Coral) services answer every authentication failure with 400, as DynamoDB's and
+    # KMS's error tables list them; rest-json and query services use 403.
+    status = 400 if family == "json" else 403
     kind = err.kind
     if kind is AuthErrorKind.MISSING:
         if json:
             return ServiceError(
-                "Missing Authentication Token", code="MissingAuthenticationTokenException", status=403
+                "Missing Authentication Token", code="MissingAuthenticationTokenException", status=status
             )
         return ServiceError(
             "Request is missing Authentication Token", code="MissingAuthenticationToken", status=403
@@ -548,10 +551,10 @@ def auth_error_to_service_error(err: AuthError, family: str) -> ServiceError:
         return ServiceError(err.message, code=code, status=400)
     if kind is AuthErrorKind.UNKNOWN_KEY or kind is AuthErrorKind.TOKEN_INVALID:
         code = "UnrecognizedClientException" if json else "InvalidClientTokenId"
-        return ServiceError(_INVALID_TOKEN, code=code, status=403)
+        return ServiceError(_INVALID_TOKEN, code=code, status=status)
     if kind is AuthErrorKind.TOKEN_EXPIRED:
         code = "ExpiredTokenException" if json else "ExpiredToken"
-        return ServiceError(_EXPIRED_TOKEN, code=code, status=403)
+        return ServiceError(_EXPIRED_TOKEN, code=code, status=status)
     if kind is AuthErrorKind.EXPIRED:
         # Observed: STS/IAM answer SignatureDoesNotMatch 403, json services
         # InvalidSignatureException 400, both with the "Signature expired" wording.
@@ -559,7 +562,7 @@ def auth_error_to_service_error(err: AuthError, family: str) -> ServiceError:
             return ServiceError(_skew_message(err), code="InvalidSignatureException", status=400)
         return ServiceError(_skew_message(err), code="SignatureDoesNotMatch", status=403)
     code = "InvalidSignatureException" if json else "SignatureDoesNotMatch"
-    return ServiceError(_BAD_SIGNATURE, code=code, status=403)
+    return ServiceError(_BAD_SIGNATURE, code=code, status=status)
 
 
 def _ec2_error(err: AuthError) -> ServiceError:
