@@ -1,0 +1,62 @@
+"""Restarting the server keeps every resource and the same credentials."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from cove.app import init_state
+from cove.server import EmbeddedServer, free_port
+from cove.settings import Settings
+from tests.conftest import make_client
+
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+def test_restart_keeps_resources(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path / "state", port=free_port())
+    with EmbeddedServer(settings) as first:
+        iam = make_client(first, "iam")
+        iam.create_role(RoleName="kept", AssumeRolePolicyDocument=TRUST)
+        iam.create_user(UserName="kept-user")
+        key = iam.create_access_key(UserName="kept-user")["AccessKey"]
+        account = first.cove.account
+    with EmbeddedServer(settings.with_(port=free_port())) as second:
+        assert second.cove.account == account
+        iam = make_client(second, "iam")
+        assert iam.get_role(RoleName="kept")["Role"]["AssumeRolePolicyDocument"] == json.loads(TRUST)
+        sts = make_client(
+            second, "sts", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+        )
+        assert sts.get_caller_identity()["Arn"].endswith(":user/kept-user")
+
+
+def test_database_dump_does_not_reveal_secrets(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path / "state")
+    db, _key, account = init_state(settings)
+    db.dispose()
+    dump = "\n".join(sqlite3.connect(settings.state_dir / "cove.db").iterdump())
+    assert account.access_key_id in dump
+    assert account.secret_access_key not in dump
+    assert (settings.root_key_path.stat().st_mode & 0o777) == 0o600
+
+
+def test_state_initialisation_is_idempotent(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path / "state")
+    db1, _, first = init_state(settings)
+    db1.dispose()
+    db2, _, second = init_state(settings)
+    db2.dispose()
+    assert first == second
