@@ -9,7 +9,7 @@ import anyio.to_thread
 
 from cove.aws.context import SourceContext
 from cove.aws.gateway import Gateway
-from cove.aws.http import HttpRequest
+from cove.aws.http import HttpRequest, HttpResponse
 
 __all__ = ["GatewayApp", "Receive", "Scope", "Send", "loopback_source"]
 
@@ -62,8 +62,14 @@ class GatewayApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = to_request(scope, await read_body(receive))
-        # Providers use blocking database sessions; keep the event loop free for other clients.
-        response = await anyio.to_thread.run_sync(self.gateway.handle, request, self.source(scope))
+        call = self.gateway.prepare(request, self.source(scope))
+        if isinstance(call, HttpResponse):
+            response = call
+        elif call.inline:
+            response = self.gateway.run(call)
+        else:
+            # Writes may wait on database locks or fsync: keep the event loop free for other clients.
+            response = await anyio.to_thread.run_sync(self.gateway.run, call)
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
         if "content-length" not in response.headers:
             headers.append((b"content-length", str(len(response.body)).encode()))

@@ -7,8 +7,9 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from botocore.model import OperationModel, ServiceModel
 
@@ -18,11 +19,12 @@ from cove.aws.codecs import codec_for, error_family, fallback_error
 from cove.aws.context import Credential, Principal, RequestContext, SourceContext
 from cove.aws.errors import AccessDenied, InternalFailure, NotImplementedOperation, ServiceError
 from cove.aws.http import HttpRequest, HttpResponse
+from cove.aws.protocols.base import Codec
 from cove.aws.provider import Provider
 from cove.aws.router import protocol_for, service_for
 from cove.aws.validate import validate, validation_error
 
-__all__ = ["Authorizer", "CredentialResolver", "Gateway"]
+__all__ = ["Authorizer", "Call", "CredentialResolver", "Gateway"]
 
 log = logging.getLogger("cove.gateway")
 
@@ -50,6 +52,51 @@ def _unknown_operation(service: ServiceModel, family: str, request: HttpRequest)
     return ServiceError(f"{sid} has no operation {what}.", code="UnknownOperationException")
 
 
+# Operations that only read: the edge runs them on the event loop instead of paying a thread hop.
+_READS = ("Get", "List", "Describe", "Head")
+
+
+@dataclass(slots=True)
+class _Trace:
+    """What is known of a request so far, for its error response and its log line."""
+
+    request: HttpRequest
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: float = field(default_factory=time.perf_counter)
+    service: str | None = None
+    protocol: str | None = None
+    family: str = "query"
+    operation: OperationModel | None = None
+    principal: Principal = ANONYMOUS
+
+    def log(self, response: HttpResponse) -> None:
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "request",
+                extra={
+                    "request_id": self.request_id,
+                    "service": self.service,
+                    "operation": self.operation.name if self.operation else None,
+                    "status": response.status,
+                    "principal": self.principal.arn,
+                    "ms": round((time.perf_counter() - self.started) * 1000, 3),
+                },
+            )
+
+
+@dataclass(slots=True)
+class Call:
+    """A request that passed every check and awaits its handler."""
+
+    trace: _Trace
+    ctx: RequestContext
+    codec: Codec
+    operation: OperationModel
+    params: dict[str, Any]
+    handler: Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
+    inline: bool
+
+
 class Gateway:
     def __init__(
         self,
@@ -67,26 +114,29 @@ class Gateway:
         self.clock = clock
 
     def handle(self, request: HttpRequest, source: SourceContext) -> HttpResponse:
-        started = time.perf_counter()
-        request_id = str(uuid.uuid4())
-        service: str | None = None
-        operation: OperationModel | None = None
-        family = "query"
-        protocol: str | None = None
-        principal = ANONYMOUS
+        """The whole pipeline in the calling thread."""
+        call = self.prepare(request, source)
+        return call if isinstance(call, HttpResponse) else self.run(call)
+
+    def prepare(self, request: HttpRequest, source: SourceContext) -> Call | HttpResponse:
+        """Everything up to the handler: route, authenticate, parse, validate, authorize. Cheap and
+        non-blocking, so the ASGI edge runs it on the event loop; the error response if any step fails."""
+        trace = _Trace(request)
         try:
             sig = sigv4.parse_signature(request)
             legacy = sigv2.parse_signature_v2(request) if sig is None else None
-            service = "s3" if legacy else service_for(request, sig.scope.service if sig else None)
-            protocol = protocol_for(service, request)
-            family = error_family(protocol)
+            trace.service = service = (
+                "s3" if legacy else service_for(request, sig.scope.service if sig else None)
+            )
+            trace.protocol = protocol = protocol_for(service, request)
+            trace.family = family = error_family(protocol)
             codec = codec_for(protocol)
             model = service_model(service)
             now = self.clock()
             credential = self._authenticate(request, sig or legacy, service, now)
             if credential is not None:
-                principal = credential.principal
-            operation = codec.operation_for(model, request)
+                trace.principal = credential.principal
+            trace.operation = operation = codec.operation_for(model, request)
             if operation is None:
                 raise _unknown_operation(model, family, request)
             # Validate before looking for a handler: a malformed call is reported as such even for
@@ -103,54 +153,50 @@ class Gateway:
                     f"operation {operation.name} yet."
                 )
             ctx = RequestContext(
-                request_id=request_id,
+                request_id=trace.request_id,
                 region=sig.scope.region if sig else self.region,
                 service=service,
                 operation=operation.name,
-                principal=principal,
+                principal=trace.principal,
                 source=source,
                 now=now,
                 credential=credential,
             )
-            action = f"{service_info(service).iam_prefix}:{operation.name}"
             if operation.name not in provider.self_authorized:
+                action = f"{service_info(service).iam_prefix}:{operation.name}"
                 denial = self.authorizer.authorize(ctx, action, provider.resource_arn(ctx, params))
                 if denial is not None:
                     raise _access_denied(denial, family)
-            output = handler(ctx, params)
-            response = codec.serialize(operation, output, request_id)
-        except sigv4.AuthError as exc:
-            response = self._error(
-                request,
-                service,
-                protocol,
-                operation,
-                sigv4.auth_error_to_service_error(exc, family),
-                request_id,
+            return Call(trace, ctx, codec, operation, params, handler, operation.name.startswith(_READS))
+        except Exception as exc:
+            return self._fail(trace, exc)
+
+    def run(self, call: Call) -> HttpResponse:
+        """The handler and the response; may block on the database, so the edge may run it in a thread."""
+        try:
+            output = call.handler(call.ctx, call.params)
+            response = call.codec.serialize(call.operation, output, call.trace.request_id)
+        except Exception as exc:
+            return self._fail(call.trace, exc)
+        call.trace.log(response)
+        return response
+
+    def _fail(self, trace: _Trace, exc: Exception) -> HttpResponse:
+        if isinstance(exc, sigv4.AuthError):
+            error = sigv4.auth_error_to_service_error(exc, trace.family)
+        elif isinstance(exc, ServiceError):
+            error = exc
+        else:
+            log.exception("internal error", extra={"request_id": trace.request_id})
+            error = InternalFailure("We encountered an internal error. Please try again.")
+        if trace.service is None or trace.protocol is None:
+            response = fallback_error(error, trace.request_id, trace.request)
+        else:
+            model = service_model(trace.service)
+            response = codec_for(trace.protocol).serialize_error(
+                model, trace.operation, error, trace.request_id
             )
-        except ServiceError as exc:
-            response = self._error(request, service, protocol, operation, exc, request_id)
-        except Exception:
-            log.exception("internal error", extra={"request_id": request_id})
-            response = self._error(
-                request,
-                service,
-                protocol,
-                operation,
-                InternalFailure("We encountered an internal error. Please try again."),
-                request_id,
-            )
-        log.info(
-            "request",
-            extra={
-                "request_id": request_id,
-                "service": service,
-                "operation": operation.name if operation else None,
-                "status": response.status,
-                "principal": principal.arn,
-                "ms": round((time.perf_counter() - started) * 1000, 3),
-            },
-        )
+        trace.log(response)
         return response
 
     def _authenticate(
@@ -191,19 +237,6 @@ class Gateway:
                 sigv4.AuthErrorKind.TOKEN_INVALID, "The security token included in the request is invalid."
             )
         return credential
-
-    def _error(
-        self,
-        request: HttpRequest,
-        service: str | None,
-        protocol: str | None,
-        operation: OperationModel | None,
-        error: ServiceError,
-        request_id: str,
-    ) -> HttpResponse:
-        if service is None or protocol is None:
-            return fallback_error(error, request_id, request)
-        return codec_for(protocol).serialize_error(service_model(service), operation, error, request_id)
 
 
 def _access_denied(message: str, family: str) -> ServiceError:

@@ -80,7 +80,12 @@ def doctor() -> None:
     failed = 0
     for check in run_checks():
         failed += not check.ok
-        table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]missing[/]", check.detail, check.fix)
+        table.add_row(
+            check.name,
+            "[green]ok[/]" if check.ok else "[red]missing[/]",
+            check.detail,
+            "" if check.ok else check.fix,
+        )
     console.print(table)
     raise typer.Exit(1 if failed else 0)
 

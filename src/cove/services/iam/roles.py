@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from cove.policy import PolicyKind
@@ -57,8 +57,12 @@ def role_view(role: Role, *, full: bool = True) -> dict[str, Any]:
     return view
 
 
+# Built once: GetRole is the hottest IAM read (every SDK session expands its role through it).
+_ROLE_BY_NAME = select(Role).where(Role.account_id == bindparam("account"), Role.name == bindparam("name"))
+
+
 def get_role(session: Session, account_id: str, name: str) -> Role:
-    role = session.scalars(select(Role).where(Role.account_id == account_id, Role.name == name)).first()
+    role = session.scalars(_ROLE_BY_NAME, {"account": account_id, "name": name}).first()
     if role is None:
         raise NoSuchEntity(f"The role with name {name} cannot be found.")
     return role
