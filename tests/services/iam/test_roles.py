@@ -177,3 +177,31 @@ def test_role_tags(client: ClientFactory) -> None:
     assert tags == {"team": "sec", "env": "dev"}
     iam.untag_role(RoleName=name, TagKeys=["team"])
     assert iam.list_role_tags(RoleName=name)["Tags"] == [{"Key": "env", "Value": "dev"}]
+
+
+def test_get_role_reflects_every_change(client: ClientFactory) -> None:
+    """GetRole is served from a cache; each kind of write must show in the next read."""
+    iam = client("iam")
+    name = _name("fresh")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST, Description="one")
+    assert iam.get_role(RoleName=name)["Role"]["Description"] == "one"
+    iam.update_role(RoleName=name, Description="two", MaxSessionDuration=7200)
+    role = iam.get_role(RoleName=name)["Role"]
+    assert (role["Description"], role["MaxSessionDuration"]) == ("two", 7200)
+    iam.tag_role(RoleName=name, Tags=[{"Key": "k", "Value": "v"}])
+    assert iam.get_role(RoleName=name)["Role"]["Tags"] == [{"Key": "k", "Value": "v"}]
+    iam.untag_role(RoleName=name, TagKeys=["k"])
+    assert "Tags" not in iam.get_role(RoleName=name)["Role"]
+    other = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
+    iam.update_assume_role_policy(RoleName=name, PolicyDocument=other)
+    assert iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"] == json.loads(other)
+    iam.delete_role(RoleName=name)
+    with pytest.raises(ClientError):
+        iam.get_role(RoleName=name)

@@ -3,7 +3,6 @@ a provider passes in), decided by the policy engine."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -64,24 +63,14 @@ class IamAuthorizer:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._lock = threading.Lock()
-        self._cache: dict[str, IdentityPolicies] = {}
-        self._generation = -1
+        self._cache: generation.GenerationCache[str, IdentityPolicies] = generation.GenerationCache()
 
     def _policies(self, principal: Principal) -> IdentityPolicies:
-        gen = generation.current()
-        with self._lock:
-            if gen != self._generation:
-                self._cache.clear()
-                self._generation = gen
-            cached = self._cache.get(principal.arn)
-        if cached is not None:
-            return cached
-        with self.db.read() as session:
-            loaded = identity_policies(session, principal)
-        with self._lock:
-            self._cache[principal.arn] = loaded
-        return loaded
+        def load() -> IdentityPolicies:
+            with self.db.read() as session:
+                return identity_policies(session, principal)
+
+        return self._cache.get(principal.arn, load)
 
     def decide(
         self,

@@ -50,7 +50,7 @@ class Holder:
             session.add(self.inline(name=name, document=text, **{self.owner: owner_id}))
         else:
             row.document = text
-        generation.bump()
+        generation.touch(session)
 
     def get_inline(self, session: Session, owner_id: str, name: str) -> str:
         row = self._inline_row(session, owner_id, name)
@@ -63,7 +63,7 @@ class Holder:
         if row is None:
             raise NoSuchEntity(f"The {self.label} policy with name {name} cannot be found.")
         session.delete(row)
-        generation.bump()
+        generation.touch(session)
 
     def list_inline(
         self, session: Session, owner_id: str, marker: str | None, max_items: int | None
@@ -96,7 +96,7 @@ class Holder:
                 f"Cannot exceed quota for PoliciesPer{self.label.capitalize()}: {MAX_ATTACHED}"
             )
         session.add(self.attachment(policy_arn=policy_arn, **{self.owner: owner_id}))
-        generation.bump()
+        generation.touch(session)
 
     def detach(self, session: Session, owner_id: str, policy_arn: str) -> None:
         row = session.scalars(
@@ -107,7 +107,7 @@ class Holder:
         if row is None:
             raise NoSuchEntity(f"Policy {policy_arn} was not found.")
         session.delete(row)
-        generation.bump()
+        generation.touch(session)
 
     def list_attached(
         self, session: Session, owner_id: str, marker: str | None, max_items: int | None

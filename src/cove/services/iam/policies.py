@@ -127,4 +127,4 @@ def delete_policy(session: Session, account_id: str, arn: str) -> None:
     if _attachments(session, arn):
         raise DeleteConflict("Cannot delete a policy attached to entities.")
     session.delete(policy)
-    generation.bump()
+    generation.touch(session)

@@ -10,6 +10,7 @@ from cove.aws.provider import Provider, operation
 from cove.db import Database
 from cove.keyring import RootKey
 from cove.services.iam import policies, roles, simulate, users
+from cove.services.iam.generation import GenerationCache
 from cove.services.iam.holders import ROLE, USER
 from cove.services.iam.policies import policy_view
 from cove.services.iam.roles import role_view
@@ -26,6 +27,7 @@ class IamProvider(Provider):
     def __init__(self, db: Database, key: RootKey) -> None:
         self.db = db
         self.key = key
+        self._roles: GenerationCache[tuple[str, str], dict[str, Any]] = GenerationCache()
 
     def resource_arn(self, ctx: RequestContext, params: dict[str, Any]) -> str:
         account = ctx.account_id
@@ -47,8 +49,12 @@ class IamProvider(Provider):
 
     @operation("GetRole")
     def get_role(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
-        with self.db.read() as s:
-            return {"Role": role_view(roles.get_role(s, ctx.account_id, p["RoleName"]))}
+        # Every SDK session expands its execution role through GetRole: serve it from memory.
+        def load() -> dict[str, Any]:
+            with self.db.read() as s:
+                return role_view(roles.get_role(s, ctx.account_id, p["RoleName"]))
+
+        return {"Role": self._roles.get((ctx.account_id, p["RoleName"]), load)}
 
     @operation("ListRoles")
     def list_roles(self, ctx: RequestContext, p: dict[str, Any]) -> Out:

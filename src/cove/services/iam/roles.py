@@ -99,7 +99,7 @@ def create_role(session: Session, account_id: str, params: dict[str, Any]) -> Ro
     )
     session.add(role)
     session.flush()
-    generation.bump()
+    generation.touch(session)
     return role
 
 
@@ -124,7 +124,7 @@ def delete_role(session: Session, account_id: str, name: str) -> None:
     if attached:
         raise DeleteConflict("Cannot delete entity, must detach all policies first.")
     session.delete(role)
-    generation.bump()
+    generation.touch(session)
 
 
 def update_role(session: Session, account_id: str, params: dict[str, Any]) -> None:
@@ -133,19 +133,22 @@ def update_role(session: Session, account_id: str, params: dict[str, Any]) -> No
         role.description = params["Description"]
     if "MaxSessionDuration" in params:
         role.max_session_duration = params["MaxSessionDuration"]
+    generation.touch(session)
 
 
 def update_assume_role_policy(session: Session, account_id: str, name: str, document: str) -> None:
     role = get_role(session, account_id, name)
     role.assume_role_policy = checked(document, PolicyKind.TRUST)
-    generation.bump()
+    generation.touch(session)
 
 
 def tag_role(session: Session, account_id: str, name: str, tags: list[dict[str, str]]) -> None:
     role = get_role(session, account_id, name)
     role.tags = _merge_tags(role.tags, tags)
+    generation.touch(session)
 
 
 def untag_role(session: Session, account_id: str, name: str, keys: list[str]) -> None:
     role = get_role(session, account_id, name)
     role.tags = [t for t in role.tags if t["Key"] not in set(keys)]
+    generation.touch(session)

@@ -93,7 +93,7 @@ def delete_user(session: Session, account_id: str, name: str) -> None:
     if attached:
         raise DeleteConflict("Cannot delete entity, must detach all policies first.")
     session.delete(user)
-    generation.bump()
+    generation.touch(session)
 
 
 def create_access_key(
@@ -122,7 +122,7 @@ def create_access_key(
     )
     session.add(row)
     session.flush()
-    generation.bump()
+    generation.touch(session)
     return {
         "UserName": user.name if user else "",
         "AccessKeyId": key_id,
@@ -162,9 +162,9 @@ def update_access_key(
     session: Session, account_id: str, user_name: str | None, key_id: str, status: str
 ) -> None:
     _key(session, account_id, user_name, key_id).status = status
-    generation.bump()
+    generation.touch(session)
 
 
 def delete_access_key(session: Session, account_id: str, user_name: str | None, key_id: str) -> None:
     session.delete(_key(session, account_id, user_name, key_id))
-    generation.bump()
+    generation.touch(session)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -45,25 +44,14 @@ class CredentialStore:
     def __init__(self, db: Database, key: RootKey) -> None:
         self.db = db
         self.key = key
-        self._lock = threading.Lock()
-        self._cache: dict[str, Credential | None] = {}
-        self._generation = -1
+        self._cache: generation.GenerationCache[str, Credential | None] = generation.GenerationCache()
 
     def resolve(self, access_key_id: str) -> Credential | None:
-        gen = generation.current()
-        with self._lock:
-            if gen != self._generation:
-                self._cache.clear()
-                self._generation = gen
-            if access_key_id in self._cache:
-                return self._cache[access_key_id]
-        with self.db.read() as session:
-            credential = self._load(session, access_key_id)
-        with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[access_key_id] = credential
-        return credential
+        def load() -> Credential | None:
+            with self.db.read() as session:
+                return self._load(session, access_key_id)
+
+        return self._cache.get(access_key_id, load)
 
     def _load(self, session: Session, access_key_id: str) -> Credential | None:
         if access_key_id.startswith("ASIA"):

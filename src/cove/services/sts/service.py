@@ -13,7 +13,7 @@ from cove.aws.context import Principal
 from cove.aws.errors import AccessDenied, ServiceError
 from cove.keyring import RootKey
 from cove.policy import PolicyKind
-from cove.services.iam import ids
+from cove.services.iam import generation, ids
 from cove.services.iam.accounts import seal_secret
 from cove.services.iam.documents import checked
 from cove.services.iam.roles import find_role_by_arn
@@ -124,6 +124,7 @@ def issue_credentials(
     )
     if role is not None:
         role.last_used = now
+        generation.touch(session)
     principal = assumed_role_principal(role, session_name or "") if role is not None else None
     return IssuedCredentials(key_id, secret, token, expiration, principal)
 
