@@ -31,19 +31,10 @@ import boto3
 import httpx
 from botocore.config import Config
 
+from cove.scenario import SAGEMAKER_TRUST
+
 BIN = Path(sys.executable).parent
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sagemaker.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
+TRUST = json.dumps(SAGEMAKER_TRUST)
 
 
 def free_port() -> int:

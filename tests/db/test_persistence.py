@@ -7,22 +7,12 @@ import sqlite3
 from pathlib import Path
 
 from cove.app import init_state
+from cove.scenario import SAGEMAKER_TRUST
 from cove.server import EmbeddedServer, free_port
 from cove.settings import Settings
 from tests.conftest import make_client
 
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sagemaker.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
+TRUST = json.dumps(SAGEMAKER_TRUST)
 
 
 def test_restart_keeps_resources(tmp_path: Path) -> None:

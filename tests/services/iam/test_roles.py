@@ -8,20 +8,10 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
+from cove.scenario import SAGEMAKER_TRUST
 from tests.conftest import ClientFactory
 
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sagemaker.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
+TRUST = json.dumps(SAGEMAKER_TRUST)
 READ_S3 = json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
 )
