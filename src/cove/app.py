@@ -13,6 +13,7 @@ from cove.aws.gateway import Gateway
 from cove.aws.provider import Provider
 from cove.db import Database
 from cove.keyring import RootKey
+from cove.services.ec2.provider import Ec2Provider
 from cove.services.iam.accounts import LocalAccount, ensure_local_account
 from cove.services.iam.authorizer import IamAuthorizer
 from cove.services.iam.provider import IamProvider
@@ -61,6 +62,7 @@ def build(settings: Settings) -> Cove:
     providers: dict[str, Provider] = {
         "iam": IamProvider(db, key),
         "sts": StsProvider(db, key, authorizer),
+        "ec2": Ec2Provider(db),
     }
     gateway = Gateway(
         providers=providers,

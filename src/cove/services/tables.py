@@ -1,5 +1,6 @@
 """Imports every service's tables so ``Base.metadata`` is complete (alembic, create_all)."""
 
+from cove.services.ec2 import tables as ec2_tables
 from cove.services.iam import tables as iam_tables
 
-__all__ = ["iam_tables"]
+__all__ = ["ec2_tables", "iam_tables"]
