@@ -167,7 +167,8 @@ class Gateway:
                 denial = self.authorizer.authorize(ctx, action, provider.resource_arn(ctx, params))
                 if denial is not None:
                     raise _access_denied(denial, family)
-            return Call(trace, ctx, codec, operation, params, handler, operation.name.startswith(_READS))
+            inline = operation.name.startswith(_READS) and operation.name not in provider.blocking
+            return Call(trace, ctx, codec, operation, params, handler, inline)
         except Exception as exc:
             return self._fail(trace, exc)
 

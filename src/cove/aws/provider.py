@@ -30,6 +30,9 @@ class Provider:
     # Operations that decide authorization themselves (resource or trust policies in play, or no
     # permission needed at all, like sts:GetCallerIdentity); the gateway skips its identity check.
     self_authorized: frozenset[str] = frozenset()
+    # Operations named like reads (Get*/List*/Describe*/Head*) run on the event loop; name here the
+    # ones that write or may block anyway, so they run in a worker thread.
+    blocking: frozenset[str] = frozenset()
     _handlers: dict[str, Handler]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

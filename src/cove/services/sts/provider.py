@@ -20,6 +20,7 @@ class StsProvider(Provider):
     service = "sts"
     # GetCallerIdentity and GetSessionToken need no permission; AssumeRole weighs the trust policy with identity policies.
     self_authorized = frozenset({"GetCallerIdentity", "GetSessionToken", "AssumeRole"})
+    blocking = frozenset({"GetSessionToken"})  # it stores new credentials
 
     def __init__(self, db: Database, key: RootKey, authorizer: IamAuthorizer) -> None:
         self.db = db
