@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := iproute2 nftables conntrack fuse3 util-linux procps
+DEBIAN_PACKAGES := iproute2 nftables conntrack fuse3 util-linux procps postgresql
 
 .PHONY: run test lint typecheck contracts unit system-deps install clean bench
 
