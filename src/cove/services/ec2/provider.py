@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from cove.services.ec2.api.base import Ec2Operations
+from cove.services.ec2.api.endpoints import EndpointOperations
+from cove.services.ec2.api.security import SecurityOperations
 
 __all__ = ["Ec2Provider"]
 
 
 # Each resource family contributes a mixin of handlers (cove.services.ec2.api.*); list them here.
-class Ec2Provider(Ec2Operations):
+class Ec2Provider(EndpointOperations, SecurityOperations, Ec2Operations):
     pass
