@@ -433,6 +433,7 @@ def delete_security_group(session: Session, account_id: str, region: str, params
         raise Ec2Error(f"resource {group.id} has a dependent object", code="DependencyViolation")
     for rule in session.scalars(select(SecurityGroupRule).where(SecurityGroupRule.group_id == group.id)):
         session.delete(rule)
+    session.flush()
     session.delete(group)
     return group.id
 
