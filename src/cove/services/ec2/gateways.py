@@ -352,9 +352,7 @@ def describe_addresses(
     eni_subnets = dict(
         session.execute(
             select(NetworkInterface.id, NetworkInterface.subnet_id).where(NetworkInterface.id.in_(eni_ids))
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     views = apply_filters(
         [_address_view(a, eni_subnets) for a in rows], params.get("Filters"), _ADDRESS_FILTERS

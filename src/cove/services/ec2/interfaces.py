@@ -248,9 +248,9 @@ def _views(session: Session, enis: list[NetworkInterface]) -> list[dict[str, Any
     }
     all_groups = sorted({g for e in enis for g in e.group_ids})
     names = dict(
-        session.execute(select(SecurityGroup.id, SecurityGroup.name).where(SecurityGroup.id.in_(all_groups)))
-        .tuples()
-        .all()
+        session.execute(
+            select(SecurityGroup.id, SecurityGroup.name).where(SecurityGroup.id.in_(all_groups))
+        ).all()
     )
     return [_view(e, [ip for ip in ips if ip.network_interface_id == e.id], eips, names) for e in enis]
 
