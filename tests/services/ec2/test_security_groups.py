@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from tests.conftest import ClientFactory
 
 from cove.server import EmbeddedServer
 from cove.services.ec2 import security_groups, vpcs
-from tests.conftest import ClientFactory
 
 
 def make_vpc(cove_server: EmbeddedServer, ec2: Any, cidr: str = "10.20.0.0/16") -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from cove.aws.context import RequestContext
 from cove.aws.provider import operation
-from cove.services.ec2 import network_acls, security_groups, vpcs
+from cove.services.ec2 import network_acls, security_groups
 from cove.services.ec2.api.base import Ec2Operations
 from cove.services.ec2.errors import Ec2Error
 
@@ -24,10 +24,8 @@ def _dry_run(p: dict[str, Any]) -> None:
 
 class SecurityOperations(Ec2Operations):
     def _ready(self, ctx: RequestContext, p: dict[str, Any]) -> None:
-        """DryRun, then make sure the region's default VPC (and its default group) exists."""
+        """DryRun (the topology family's wrapper also creates the default VPC before any handler)."""
         _dry_run(p)
-        with self.db.session() as s:
-            vpcs.ensure_default_vpc(s, ctx.account_id, ctx.region)
 
     # Security groups ----------------------------------------------------------------------------
 
