@@ -507,3 +507,31 @@ def test_service_functions(cove_server: EmbeddedServer, ec2: Any, vpc_id: str) -
     with cove_server.cove.db.session() as s:
         security_groups.delete_vpc_security(s, vpc_id)
         assert security_groups.default_security_group_id(s, vpc_id) is None
+
+
+def test_vpc_deletion_with_security_resources(cove_server: EmbeddedServer, ec2: Any) -> None:
+    vpc_id = make_vpc(cove_server, ec2, "10.22.0.0/16")
+    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.22.1.0/24")["Subnet"]["SubnetId"]
+    acl_id = ec2.create_network_acl(VpcId=vpc_id)["NetworkAcl"]["NetworkAclId"]
+    default_acl = ec2.describe_network_acls(
+        Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "default", "Values": ["true"]}]
+    )["NetworkAcls"][0]
+    assoc = default_acl["Associations"][0]["NetworkAclAssociationId"]
+    ec2.replace_network_acl_association(AssociationId=assoc, NetworkAclId=acl_id)
+    # Deleting the subnet takes its (explicit) association with it.
+    ec2.delete_subnet(SubnetId=subnet_id)
+    assert ec2.describe_network_acls(NetworkAclIds=[acl_id])["NetworkAcls"][0]["Associations"] == []
+    group_id = new_group(ec2, vpc_id)
+    for blocker in ("group", "acl"):
+        with pytest.raises(ClientError) as err:
+            ec2.delete_vpc(VpcId=vpc_id)
+        assert code(err) == "DependencyViolation", blocker
+        if blocker == "group":
+            ec2.delete_security_group(GroupId=group_id)
+        else:
+            ec2.delete_network_acl(NetworkAclId=acl_id)
+    ec2.delete_vpc(VpcId=vpc_id)
+    assert (
+        ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["SecurityGroups"] == []
+    )
+    assert ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["NetworkAcls"] == []
