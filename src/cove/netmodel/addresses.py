@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -16,6 +17,7 @@ __all__ = [
     "Address",
     "Cidr",
     "CidrIndex",
+    "RegionIndex",
     "format_address",
     "parse_address",
     "protocol_name",
@@ -70,9 +72,21 @@ def parse_address(text: str) -> Address:
     return (ip.version, int(ip))
 
 
+_TEXT: dict[Address, str] = {}
+
+
 def format_address(address: Address) -> str:
-    version, value = address
-    return str(ipaddress.IPv4Address(value) if version == 4 else ipaddress.IPv6Address(value))
+    text = _TEXT.get(address)
+    if text is None:
+        version, value = address
+        if version == 4:
+            text = f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+        else:
+            text = str(ipaddress.IPv6Address(value))
+        if len(_TEXT) > 1 << 16:
+            _TEXT.clear()
+        _TEXT[address] = text
+    return text
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -166,3 +180,56 @@ class CidrIndex(Generic[T]):
         for _, values in self.lookup(address):
             return values
         return None
+
+
+class RegionIndex(Generic[T]):
+    """Ordered candidates per address region: the CIDR edges cut the address space into regions
+    inside which the set of containing blocks is constant, so the filtered, sorted candidate
+    tuple is computed once per (region, key) on first use and then found with one bisect.
+
+    `select(value, key)` decides whether a value is a candidate for a lookup key (a protocol,
+    say); `order` sorts candidates (a rule number, say).
+    """
+
+    __slots__ = ("_cache", "_index", "_order", "_select", "_starts")
+
+    def __init__(
+        self,
+        items: Iterable[tuple[Cidr, T]],
+        order: Callable[[T], tuple[int, ...] | int],
+        select: Callable[[T, int], bool],
+    ) -> None:
+        pairs = list(items)
+        edges: dict[int, set[int]] = {}
+        for cidr, _ in pairs:
+            bucket = edges.setdefault(cidr.version, {0})
+            bucket.add(cidr.network)
+            bucket.add(cidr.last + 1)
+        self._starts = {version: sorted(values) for version, values in edges.items()}
+        self._index: CidrIndex[T] = CidrIndex(pairs)
+        self._order = order
+        self._select = select
+        self._cache: dict[tuple[int, int, int], tuple[T, ...]] = {}
+
+    def region(self, address: Address) -> int:
+        """A number that is equal for two addresses exactly when the same blocks contain both."""
+        starts = self._starts.get(address[0])
+        if starts is None:
+            return -1
+        return bisect_right(starts, address[1]) * 2 + (address[0] == 6)
+
+    def candidates(self, address: Address, key: int) -> tuple[T, ...]:
+        version, value = address
+        starts = self._starts.get(version)
+        if starts is None:
+            return ()
+        region = bisect_right(starts, value)
+        cache_key = (version, region, key)
+        found = self._cache.get(cache_key)
+        if found is None:
+            select = self._select
+            found = tuple(
+                sorted((v for v in self._index.values_containing(address) if select(v, key)), key=self._order)
+            )
+            self._cache[cache_key] = found
+        return found

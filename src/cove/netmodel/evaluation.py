@@ -187,6 +187,14 @@ class _Evaluation:
 
     def _eni_side(self, eni: Eni, address: Address) -> _Side:
         net = self.net
+        key = ("side", eni.id, address)
+        side = net.derived.get(key)
+        if side is None:
+            side = net.derived[key] = self._new_eni_side(eni, address)
+        return side  # type: ignore[no-any-return]
+
+    def _new_eni_side(self, eni: Eni, address: Address) -> _Side:
+        net = self.net
         return _Side(
             address, eni.id, net.eni_vpc[eni.id], net.subnets[eni.subnet_id], eni, net.security_groups_of(eni)
         )
@@ -305,15 +313,14 @@ class _Evaluation:
 
     def _acl(self, subnet: Subnet, egress: bool, peer: Address) -> bool:
         acl = self.net.subnet_acl[subnet.id]
-        entry = acl_matcher(self.net, acl.id, egress).decide(self.proto, self.port, self.t, self.c, peer)
+        decision = acl_matcher(self.net, acl.id, egress).decide(self.proto, self.port, self.t, self.c, peer)
         direction = "outbound" if egress else "inbound"
-        rule = str(entry.rule_number) if entry is not None else "*"
-        allowed = entry is not None and entry.action.value == "allow"
-        action = "allow" if allowed else "deny"
-        self.rules.append(DecidingRule(acl.id, "network-acl", direction, rule, action))
-        if allowed:
+        rule = decision.rule
+        if decision.allowed:
+            self.rules.append(DecidingRule(acl.id, "network-acl", direction, rule, "allow"))
             self.hops.append(Hop(acl.id, "network-acl", "allow", direction, rule, ""))
             return True
+        self.rules.append(DecidingRule(acl.id, "network-acl", direction, rule, "deny"))
         message = (
             f"{direction} rule {rule} of {acl.id} ({subnet.id}) denies {protocol_name(self.proto)} "
             f"{'to' if egress else 'from'} {format_address(peer)}"
@@ -665,20 +672,23 @@ class _Evaluation:
         if self.proto in (TCP, UDP):
             spans = matcher.decide_range(self.proto, ports[0], ports[1], peer)
         else:
-            spans = [PortSpan(0, 0, matcher.decide(self.proto, 0, t, c, peer))]
-        denied = [s for s in spans if not s.allowed]
-        for span in spans:
-            rule = str(span.entry.rule_number) if span.entry is not None else "*"
-            self.rules.append(
-                DecidingRule(
-                    acl.id, "network-acl", direction, rule, "allow" if span.allowed else "deny", "return"
-                )
-            )
-        if not denied:
-            rule = ",".join(dict.fromkeys(str(s.entry.rule_number) for s in spans if s.entry is not None))
+            spans = (PortSpan(0, 0, matcher.decide(self.proto, 0, t, c, peer)),)
+        if len(spans) == 1 and spans[0].decision.allowed:
+            rule = spans[0].decision.rule
+            self.rules.append(DecidingRule(acl.id, "network-acl", direction, rule, "allow", "return"))
             self.ret.append(Hop(acl.id, "network-acl", "allow", direction, rule, ""))
             return
-        rules = ",".join(dict.fromkeys(str(s.entry.rule_number) if s.entry else "*" for s in denied))
+        decided: dict[str, str] = {}
+        for span in spans:
+            decided.setdefault(span.rule, "allow" if span.allowed else "deny")
+        for rule, action in decided.items():
+            self.rules.append(DecidingRule(acl.id, "network-acl", direction, rule, action, "return"))
+        denied = [s for s in spans if not s.allowed]
+        if not denied:
+            rule = ",".join(decided)
+            self.ret.append(Hop(acl.id, "network-acl", "allow", direction, rule, ""))
+            return
+        rules = ",".join(dict.fromkeys(s.rule for s in denied))
         if self.proto in (TCP, UDP):
             where = ", ".join(f"{s.lo}-{s.hi}" if s.lo != s.hi else str(s.lo) for s in denied)
             partial = " (part of the ephemeral range)" if len(denied) < len(spans) else ""

@@ -7,8 +7,19 @@ touches only rules whose CIDR contains the peer address instead of scanning ever
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from cove.netmodel.addresses import ALL_PROTOCOLS, ICMP, ICMPV6, TCP, UDP, Address, Cidr, CidrIndex
+from cove.netmodel.addresses import (
+    ALL_PROTOCOLS,
+    ICMP,
+    ICMPV6,
+    TCP,
+    UDP,
+    Address,
+    Cidr,
+    CidrIndex,
+    RegionIndex,
+)
 from cove.netmodel.network import Network
 from cove.netmodel.resources import (
     NaclAction,
@@ -20,6 +31,8 @@ from cove.netmodel.resources import (
 )
 
 __all__ = [
+    "STAR_DENY",
+    "AclDecision",
     "AclMatcher",
     "PortSpan",
     "RouteMatch",
@@ -33,6 +46,7 @@ __all__ = [
 ]
 
 _PORTED = (TCP, UDP)
+_MEMO_LIMIT = 1 << 16
 _ICMPS = (ICMP, ICMPV6)
 
 
@@ -54,28 +68,36 @@ def rule_matches(
     return True
 
 
-@dataclass(frozen=True, slots=True)
-class SgMatch:
+class SgMatch(NamedTuple):
     sg_id: str
     direction: str
-    index: int
+    position: int
     rule: SecurityGroupRule
+    reference: str
+    """The rule's `sgr-…` id, else `sg-…/direction/index`."""
 
-    @property
-    def reference(self) -> str:
-        return self.rule.rule_id or f"{self.sg_id}/{self.direction}/{self.index}"
+
+_SgItem = tuple[int, int, int, int, int, int, SgMatch]
+
+
+def _sg_select(item: _SgItem, proto: int) -> bool:
+    return item[1] == ALL_PROTOCOLS or item[1] == proto
+
+
+def _sg_order(item: _SgItem) -> int:
+    return item[0]
 
 
 class SgMatcher:
     """The union of the rules of an ENI's security groups in one direction."""
 
-    __slots__ = ("by_cidr", "by_pl", "by_sg", "has_rules", "sg_ids")
+    __slots__ = ("by_cidr", "by_pl", "by_sg", "has_rules", "memo", "sg_ids")
 
     def __init__(self, network: Network, sg_ids: tuple[str, ...], egress: bool) -> None:
         direction = "egress" if egress else "ingress"
-        cidr_items: list[tuple[Cidr, tuple[int, int, int, int, int, int, SgMatch]]] = []
-        by_sg: dict[str, list[tuple[int, int, int, int, int, int, SgMatch]]] = {}
-        by_pl: dict[str, list[tuple[int, int, int, int, int, int, SgMatch]]] = {}
+        cidr_items: list[tuple[Cidr, _SgItem]] = []
+        by_sg: dict[str, list[_SgItem]] = {}
+        by_pl: dict[str, list[_SgItem]] = {}
         order = 0
         for sg_id in sg_ids:
             sg = network.security_groups[sg_id]
@@ -89,7 +111,7 @@ class SgMatcher:
                     hi,
                     rule.icmp_type,
                     rule.icmp_code,
-                    SgMatch(sg_id, direction, index, rule),
+                    SgMatch(sg_id, direction, index, rule, rule.rule_id or f"{sg_id}/{direction}/{index}"),
                 )
                 order += 1
                 kind = rule.peer_kind
@@ -101,9 +123,12 @@ class SgMatcher:
                     cidr_items.append((Cidr.parse(rule.peer), item))
         self.sg_ids = sg_ids
         self.has_rules = order > 0
-        self.by_cidr = CidrIndex(cidr_items)
-        self.by_sg = by_sg
-        self.by_pl = by_pl
+        self.by_cidr: RegionIndex[_SgItem] = RegionIndex(cidr_items, _sg_order, _sg_select)
+        self.by_sg = {k: tuple(v) for k, v in by_sg.items()}
+        self.by_pl = {k: tuple(v) for k, v in by_pl.items()}
+        # CIDR-rule decisions per (address region, protocol, port, ICMP type/code): bounded by the
+        # rules and the ports in use, not by the number of flows asked.
+        self.memo: dict[tuple[int, int, int, int, int], _SgItem | None] = {}
 
     def match(
         self,
@@ -116,58 +141,96 @@ class SgMatcher:
         peer_sg_ids: tuple[str, ...],
     ) -> SgMatch | None:
         """The first rule (in group order, then rule order) that allows the packet, or None."""
-        best: tuple[int, int, int, int, int, int, SgMatch] | None = None
-        for _, items in self.by_cidr.lookup(peer):
-            for item in items:
-                if (best is None or item[0] < best[0]) and rule_matches(
-                    item[1], item[2], item[3], item[4], item[5], proto, port, t, c
-                ):
+        key = (self.by_cidr.region(peer), proto, port, t, c)
+        try:
+            best = self.memo[key]
+        except KeyError:
+            best = None
+            for item in self.by_cidr.candidates(peer, proto):
+                if rule_matches(item[1], item[2], item[3], item[4], item[5], proto, port, t, c):
                     best = item
                     break
+            if len(self.memo) > _MEMO_LIMIT:
+                self.memo.clear()
+            self.memo[key] = best
         if self.by_sg:
             for sg_id in peer_sg_ids:
                 for item in self.by_sg.get(sg_id, ()):
-                    if (best is None or item[0] < best[0]) and rule_matches(
-                        item[1], item[2], item[3], item[4], item[5], proto, port, t, c
-                    ):
+                    if best is not None and item[0] >= best[0]:
+                        break
+                    if rule_matches(item[1], item[2], item[3], item[4], item[5], proto, port, t, c):
                         best = item
                         break
         if self.by_pl:
             for pl_id in network.prefix_lists_containing(peer):
                 for item in self.by_pl.get(pl_id, ()):
-                    if (best is None or item[0] < best[0]) and rule_matches(
-                        item[1], item[2], item[3], item[4], item[5], proto, port, t, c
-                    ):
+                    if best is not None and item[0] >= best[0]:
+                        break
+                    if rule_matches(item[1], item[2], item[3], item[4], item[5], proto, port, t, c):
                         best = item
                         break
         return best[6] if best is not None else None
 
 
 def sg_matcher(network: Network, sg_ids: tuple[str, ...], egress: bool) -> SgMatcher:
-    return network.cached(("sg", sg_ids, egress), lambda: SgMatcher(network, sg_ids, egress))
+    key = ("sg", sg_ids, egress)
+    found = network.derived.get(key)
+    if found is None:
+        found = network.derived[key] = SgMatcher(network, sg_ids, egress)
+    return found  # type: ignore[no-any-return]
 
 
-@dataclass(frozen=True, slots=True)
-class PortSpan:
-    """A decision over a port interval: the entry that decided it, or None for the `*` rule."""
+class AclDecision(NamedTuple):
+    """The entry that decided (None for the `*` rule), its number as text, and the outcome."""
+
+    entry: NaclEntry | None
+    rule: str
+    allowed: bool
+
+
+STAR_DENY = AclDecision(None, "*", False)
+
+
+def _decision(entry: NaclEntry) -> AclDecision:
+    return AclDecision(entry, str(entry.rule_number), entry.action is NaclAction.ALLOW)
+
+
+class PortSpan(NamedTuple):
+    """A decision over a destination-port interval."""
 
     lo: int
     hi: int
-    entry: NaclEntry | None
+    decision: AclDecision
 
     @property
     def allowed(self) -> bool:
-        return self.entry is not None and self.entry.action is NaclAction.ALLOW
+        return self.decision.allowed
+
+    @property
+    def rule(self) -> str:
+        return self.decision.rule
+
+
+_AclItem = tuple[int, int, int, int, int, int, bool, AclDecision]
+
+
+def _acl_select(item: _AclItem, proto: int) -> bool:
+    # For an all-protocol flow every entry is a candidate: any deny cuts into it.
+    return proto == ALL_PROTOCOLS or item[1] == ALL_PROTOCOLS or item[1] == proto
+
+
+def _acl_order(item: _AclItem) -> int:
+    return item[0]
 
 
 class AclMatcher:
     """One direction of a NACL: ascending rule numbers, first match wins, then `*` denies."""
 
-    __slots__ = ("index",)
+    __slots__ = ("index", "memo", "range_memo")
 
     def __init__(self, entries: list[NaclEntry]) -> None:
-        items: list[tuple[Cidr, tuple[int, int, int, int, int, int, bool, NaclEntry]]] = []
-        for entry in sorted(entries, key=lambda e: e.rule_number):
+        items: list[tuple[Cidr, _AclItem]] = []
+        for entry in entries:
             lo, hi = entry.ports if entry.ports is not None else (0, 65535)
             allow = entry.action is NaclAction.ALLOW
             items.append(
@@ -181,44 +244,54 @@ class AclMatcher:
                         entry.icmp_type,
                         entry.icmp_code,
                         allow,
-                        entry,
+                        _decision(entry),
                     ),
                 )
             )
-        self.index = CidrIndex(items)
+        self.index: RegionIndex[_AclItem] = RegionIndex(items, _acl_order, _acl_select)
+        self.memo: dict[tuple[int, int, int, int, int], AclDecision] = {}
+        self.range_memo: dict[tuple[int, int, int, int], tuple[PortSpan, ...]] = {}
 
-    def decide(self, proto: int, port: int, t: int, c: int, peer: Address) -> NaclEntry | None:
-        """The first matching entry, or None when only the `*` rule matches (deny)."""
-        best: tuple[int, int, int, int, int, int, bool, NaclEntry] | None = None
-        for _, items in self.index.lookup(peer):
-            for item in items:
-                if best is not None and item[0] >= best[0]:
-                    break
-                if rule_matches(item[1], item[2], item[3], item[4], item[5], proto, port, t, c) or (
-                    # A deny for any protocol cuts into an all-protocol flow.
-                    proto == ALL_PROTOCOLS and not item[6]
-                ):
-                    best = item
-                    break
-        return best[7] if best is not None else None
+    def decide(self, proto: int, port: int, t: int, c: int, peer: Address) -> AclDecision:
+        """The first matching entry, or STAR_DENY when only the `*` rule matches."""
+        key = (self.index.region(peer), proto, port, t, c)
+        try:
+            return self.memo[key]
+        except KeyError:
+            pass
+        found = STAR_DENY
+        for item in self.index.candidates(peer, proto):
+            if rule_matches(item[1], item[2], item[3], item[4], item[5], proto, port, t, c) or (
+                proto == ALL_PROTOCOLS and not item[6]
+            ):
+                found = item[7]
+                break
+        if len(self.memo) > _MEMO_LIMIT:
+            self.memo.clear()
+        self.memo[key] = found
+        return found
 
-    def decide_range(self, proto: int, lo: int, hi: int, peer: Address) -> list[PortSpan]:
+    def decide_range(self, proto: int, lo: int, hi: int, peer: Address) -> tuple[PortSpan, ...]:
         """Decisions over a destination-port interval (used for ephemeral reply ports)."""
-        candidates = sorted(
-            (
-                item
-                for _, items in self.index.lookup(peer)
-                for item in items
-                if item[1] in (ALL_PROTOCOLS, proto)
-            ),
-            key=lambda item: item[0],
-        )
+        key = (self.index.region(peer), proto, lo, hi)
+        found = self.range_memo.get(key)
+        if found is None:
+            found = self._decide_range(proto, lo, hi, peer)
+            if len(self.range_memo) > _MEMO_LIMIT:
+                self.range_memo.clear()
+            self.range_memo[key] = found
+        return found
+
+    def _decide_range(self, proto: int, lo: int, hi: int, peer: Address) -> tuple[PortSpan, ...]:
         remaining = [(lo, hi)]
         spans: list[PortSpan] = []
-        for number, rproto, rlo, rhi, _, _, _, entry in candidates:
-            del number
+        for _, rproto, rlo, rhi, _, _, _, entry in self.index.candidates(peer, proto):
             if rproto == ALL_PROTOCOLS:
                 rlo, rhi = 0, 65535
+            if len(remaining) == 1 and rlo <= remaining[0][0] and remaining[0][1] <= rhi:
+                spans.append(PortSpan(remaining[0][0], remaining[0][1], entry))
+                remaining = []
+                break
             left: list[tuple[int, int]] = []
             for a, b in remaining:
                 x, y = max(a, rlo), min(b, rhi)
@@ -233,17 +306,18 @@ class AclMatcher:
             remaining = left
             if not remaining:
                 break
-        spans.extend(PortSpan(a, b, None) for a, b in remaining)
+        spans.extend(PortSpan(a, b, STAR_DENY) for a, b in remaining)
         spans.sort(key=lambda s: s.lo)
-        return spans
+        return tuple(spans)
 
 
 def acl_matcher(network: Network, acl_id: str, egress: bool) -> AclMatcher:
-    def build() -> AclMatcher:
-        acl = network.network_acls[acl_id]
-        return AclMatcher([e for e in acl.entries if e.egress == egress])
-
-    return network.cached(("acl", acl_id, egress), build)
+    key = ("acl", acl_id, egress)
+    found = network.derived.get(key)
+    if found is None:
+        entries = [e for e in network.network_acls[acl_id].entries if e.egress == egress]
+        found = network.derived[key] = AclMatcher(entries)
+    return found  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +363,8 @@ class RouteMatcher:
 
 
 def route_matcher(network: Network, route_table_id: str) -> RouteMatcher:
-    return network.cached(
-        ("routes", route_table_id), lambda: RouteMatcher(network, network.effective_routes[route_table_id])
-    )
+    key = ("routes", route_table_id)
+    found = network.derived.get(key)
+    if found is None:
+        found = network.derived[key] = RouteMatcher(network, network.effective_routes[route_table_id])
+    return found  # type: ignore[no-any-return]

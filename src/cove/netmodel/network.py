@@ -89,7 +89,8 @@ class Network:
         self.vpc_endpoints = _by_id("VPC endpoint", vpc_endpoints, problems)
         self.services = _by_id("service", services, problems)
         self.flow_logs = _by_id("flow log", flow_logs, problems)
-        self._cache: dict[Any, Any] = {}
+        self.derived: dict[Any, Any] = {}
+        """Structures derived from this immutable topology (compiled matchers, memberships)."""
         self._index(problems)
         if problems:
             raise NetworkValidationError(problems)
@@ -405,14 +406,14 @@ class Network:
 
     def members_of(self, sg_id: str) -> tuple[Eni, ...]:
         key = ("members", sg_id)
-        found = self._cache.get(key)
+        found = self.derived.get(key)
         if found is None:
             found = tuple(
                 sorted(
                     (e for e in self.enis.values() if sg_id in self.security_groups_of(e)), key=lambda e: e.id
                 )
             )
-            self._cache[key] = found
+            self.derived[key] = found
         return found  # type: ignore[no-any-return]
 
     def prefix_lists_containing(self, address: Address) -> list[str]:
@@ -428,7 +429,7 @@ class Network:
     def cached(self, key: Any, build: Callable[[], R]) -> R:
         """Memoise a derived structure for this (immutable) network."""
         try:
-            return self._cache[key]  # type: ignore[no-any-return]
+            return self.derived[key]  # type: ignore[no-any-return]
         except KeyError:
-            value = self._cache[key] = build()
+            value = self.derived[key] = build()
             return value
