@@ -69,6 +69,14 @@ def test_elastic_ip_allocate_associate_release(ec2: Any, net: dict[str, str]) ->
         assoc = ec2.associate_address(
             AllocationId=eip["AllocationId"], NetworkInterfaceId=eni["NetworkInterfaceId"]
         )
+        again = ec2.associate_address(
+            AllocationId=eip["AllocationId"], NetworkInterfaceId=eni["NetworkInterfaceId"]
+        )
+        assert again["AssociationId"] == assoc["AssociationId"]
+        other = ec2.create_network_interface(SubnetId=net["subnet"])["NetworkInterface"]["NetworkInterfaceId"]
+        with pytest.raises(ClientError) as exc:
+            ec2.associate_address(AllocationId=eip["AllocationId"], NetworkInterfaceId=other)
+        assert _code(exc) == "Resource.AlreadyAssociated"
         shown = ec2.describe_addresses(AllocationIds=[eip["AllocationId"]])["Addresses"][0]
         assert shown["AssociationId"] == assoc["AssociationId"]
         assert shown["NetworkInterfaceId"] == eni["NetworkInterfaceId"]

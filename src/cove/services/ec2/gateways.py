@@ -385,6 +385,8 @@ def associate_address(session: Session, account_id: str, region: str, params: di
         raise invalid_value(
             f"The specified private IP address {private_ip} is not assigned to interface {eni.id}"
         )
+    if eip.association_id and eip.network_interface_id == eni.id and eip.private_ip_address == private_ip:
+        return eip.association_id  # the same association again is a no-op
     if eip.association_id and not params.get("AllowReassociation"):
         raise Ec2Error(
             f"resource {eip.allocation_id} is already associated with associate-id {eip.association_id}",
