@@ -41,6 +41,7 @@ __all__ = [
     "SgMatcher",
     "acl_matcher",
     "route_matcher",
+    "route_rank",
     "rule_matches",
     "sg_matcher",
 ]
@@ -329,7 +330,7 @@ class RouteMatch:
 
 # Tie-break at equal prefix length (reference §1.2): local, then static CIDR, then prefix list,
 # then propagated; among prefix lists AWS picks one and sticks to it, we pick the lowest id.
-def _rank(route: Route) -> int:
+def route_rank(route: Route) -> int:
     if route.target is RouteTargetKind.LOCAL:
         return 0
     if route.propagated:
@@ -348,7 +349,7 @@ class RouteMatcher:
             else:
                 blocks = (Cidr.parse(route.destination),)
             for block in blocks:
-                items.append((block, (_rank(route), route.destination, RouteMatch(route, block))))
+                items.append((block, (route_rank(route), route.destination, RouteMatch(route, block))))
         # CidrIndex keeps insertion order inside a bucket, so sorting first puts the winner first.
         items.sort(key=lambda item: (item[1][0], item[1][1]))
         self.index = CidrIndex(items)
