@@ -22,6 +22,19 @@ class Settings:
     region: str = field(default_factory=lambda: os.environ.get("COVE_REGION", DEFAULT_REGION))
     database_url: str | None = field(default_factory=lambda: os.environ.get("COVE_DATABASE_URL") or None)
     log_level: str = field(default_factory=lambda: os.environ.get("COVE_LOG_LEVEL", "info"))
+    # An operator-chosen root access key (tools and test suites that hard-code credentials).
+    root_access_key_id: str | None = field(
+        default_factory=lambda: os.environ.get("COVE_ROOT_ACCESS_KEY_ID") or None
+    )
+    root_secret_access_key: str | None = field(
+        default_factory=lambda: os.environ.get("COVE_ROOT_SECRET_ACCESS_KEY") or None
+    )
+
+    @property
+    def root_key(self) -> tuple[str, str] | None:
+        if self.root_access_key_id and self.root_secret_access_key:
+            return (self.root_access_key_id, self.root_secret_access_key)
+        return None
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -6,6 +6,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from cove.app import init_state
 from cove.scenario import SAGEMAKER_TRUST
 from cove.server import EmbeddedServer, free_port
@@ -50,3 +52,26 @@ def test_state_initialisation_is_idempotent(tmp_path: Path) -> None:
     db2, _, second = init_state(settings)
     db2.dispose()
     assert first == second
+
+
+def test_operator_chosen_root_key(tmp_path: Path) -> None:
+    """Suites that hard-code credentials (moto's decorators sign with FOOBARKEY) can be admitted."""
+    settings = Settings(
+        state_dir=tmp_path / "state",
+        port=free_port(),
+        root_access_key_id="FOOBARKEY0000000",
+        root_secret_access_key="FOOBARSECRET",
+    )
+    with EmbeddedServer(settings) as server:
+        sts = make_client(
+            server, "sts", aws_access_key_id="FOOBARKEY0000000", aws_secret_access_key="FOOBARSECRET"
+        )
+        assert sts.get_caller_identity()["Arn"].endswith(":root")
+        wrong = make_client(
+            server, "sts", aws_access_key_id="FOOBARKEY0000000", aws_secret_access_key="nope-nope"
+        )
+        try:
+            wrong.get_caller_identity()
+            raise AssertionError("a wrong secret was accepted")
+        except ClientError as exc:
+            assert exc.response["Error"]["Code"] == "SignatureDoesNotMatch"

@@ -22,7 +22,7 @@ from cove.aws.http import HttpRequest, HttpResponse
 from cove.aws.protocols.base import Codec
 from cove.aws.provider import Provider
 from cove.aws.router import protocol_for, service_for
-from cove.aws.validate import validate, validation_error
+from cove.aws.validate import ProblemKind, validate, validation_error
 
 __all__ = ["Authorizer", "Call", "CredentialResolver", "Gateway"]
 
@@ -143,6 +143,8 @@ class Gateway:
             # operations Cove does not implement yet.
             params = codec.parse(operation, request)
             problems = validate(operation, params)
+            if family == "ec2":
+                problems = [p for p in problems if p.kind is not ProblemKind.ENUM_CASE]
             if problems:
                 raise validation_error(problems, family)
             provider = self.providers.get(service)

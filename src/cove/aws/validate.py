@@ -29,6 +29,9 @@ class ProblemKind(enum.Enum):
     REQUIRED = "required"
     TYPE = "type"
     ENUM = "enum"
+    # A value that differs from an enum member only in letter case: EC2 accepts it ("ALLOW" for
+    # "allow"), the json services refuse it like any other enum violation.
+    ENUM_CASE = "enum-case"
     LENGTH = "length"
     RANGE = "range"
     PATTERN = "pattern"
@@ -93,6 +96,7 @@ class _Rules:
     pattern_source: str
     enum: frozenset[str]
     enum_text: str
+    enum_folded: frozenset[str]
     sensitive: bool
     # A header carrying JSON arrives already decoded, whatever the model's string type says.
     untyped: bool
@@ -131,6 +135,7 @@ def _rules(shape: Shape) -> _Rules:
         pattern_source=source,
         enum=frozenset(enum_values),
         enum_text="[" + ", ".join(enum_values) + "]",
+        enum_folded=frozenset(v.lower() for v in enum_values),
         sensitive=bool(meta.get("sensitive")),
         untyped=bool(shape.serialization.get("jsonvalue")) or bool(meta.get("document")),
         members=members,
@@ -305,7 +310,8 @@ def _scalar_violations(rules: _Rules, value: Any) -> list[tuple[ProblemKind, str
                 )
             )
         if rules.enum and value not in rules.enum:
-            found.append((ProblemKind.ENUM, f"Member must satisfy enum value set: {rules.enum_text}"))
+            kind = ProblemKind.ENUM_CASE if value.lower() in rules.enum_folded else ProblemKind.ENUM
+            found.append((kind, f"Member must satisfy enum value set: {rules.enum_text}"))
         return found
     if type_name in ("integer", "long", "short", "byte", "bigInteger"):
         if not isinstance(value, int) or isinstance(value, bool):

@@ -50,14 +50,42 @@ def _seed_managed_policies(session: Session) -> None:
             )
 
 
-def ensure_local_account(session: Session, key: RootKey, account_id: str | None = None) -> LocalAccount:
-    """Idempotent: the first call creates the account and its root key; later calls return them."""
+def _import_root_key(session: Session, key: RootKey, account_id: str, pair: tuple[str, str]) -> None:
+    """Add (or update) a root access key chosen by the operator, for tools that hard-code theirs."""
+    key_id, secret = pair
+    if not key_id.isalnum() or not 16 <= len(key_id) <= 128 or len(secret) < 8:
+        raise ValueError(
+            "a root access key id is 16-128 letters and digits, and its secret at least 8 characters"
+        )
+    row = session.get(AccessKey, key_id)
+    if row is not None and (row.account_id != account_id or row.user_id is not None):
+        raise ValueError(f"access key {key_id} already belongs to another principal")
+    if row is None:
+        session.add(AccessKey(access_key_id=key_id, account_id=account_id, user_id=None, secret_sealed=b""))
+        session.flush()
+        row = session.get(AccessKey, key_id)
+    assert row is not None
+    row.secret_sealed = seal_secret(key, key_id, secret)
+    row.status = "Active"
+
+
+def ensure_local_account(
+    session: Session, key: RootKey, account_id: str | None = None, root_key: tuple[str, str] | None = None
+) -> LocalAccount:
+    """Idempotent: the first call creates the account and its root key; later calls return them.
+
+    ``root_key`` (access key id, secret) is registered as a root key of the account in addition to
+    the generated one, and becomes the one reported.
+    """
     _seed_managed_policies(session)
     account = session.scalars(select(Account).where(Account.local.is_(True))).first()
     if account is None:
         account = Account(id=account_id or ids.account_id(), name="cove-local", local=True)
         session.add(account)
         session.flush()
+    if root_key is not None:
+        _import_root_key(session, key, account.id, root_key)
+        return LocalAccount(account.id, root_key[0], root_key[1])
     access_key = session.scalars(
         select(AccessKey)
         .where(AccessKey.account_id == account.id, AccessKey.user_id.is_(None), AccessKey.status == "Active")
