@@ -52,7 +52,7 @@ def init_state(settings: Settings) -> tuple[Database, RootKey, LocalAccount]:
     db = Database(settings.db_url)
     db.migrate()
     with db.session() as session:
-        account = ensure_local_account(session, key, root_key=settings.root_key)
+        account = ensure_local_account(session, key, settings.account_id, root_key=settings.root_key)
     return db, key, account
 
 
