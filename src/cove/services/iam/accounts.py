@@ -53,9 +53,10 @@ def _seed_managed_policies(session: Session) -> None:
 def _import_root_key(session: Session, key: RootKey, account_id: str, pair: tuple[str, str]) -> None:
     """Add (or update) a root access key chosen by the operator, for tools that hard-code theirs."""
     key_id, secret = pair
-    if not key_id.isalnum() or not 16 <= len(key_id) <= 128 or len(secret) < 8:
+    # Looser than IAM's own keys (16+ characters) so that suites signing with short fixed ids work.
+    if not key_id.isalnum() or not 3 <= len(key_id) <= 128 or len(secret) < 8:
         raise ValueError(
-            "a root access key id is 16-128 letters and digits, and its secret at least 8 characters"
+            "a root access key id is 3-128 letters and digits, and its secret at least 8 characters"
         )
     row = session.get(AccessKey, key_id)
     if row is not None and (row.account_id != account_id or row.user_id is not None):
