@@ -64,7 +64,9 @@ def _sg_rule(rng: random.Random, n: int, sg: int, direction: str) -> SecurityGro
     if roll < 0.05:
         return SecurityGroupRule("-1", None, _peer(rng), rule_id=rule_id)
     if roll < 0.12:
-        return SecurityGroupRule("icmp", None, _peer(rng), icmp_type=rng.choice((-1, 0, 3, 8)), rule_id=rule_id)
+        return SecurityGroupRule(
+            "icmp", None, _peer(rng), icmp_type=rng.choice((-1, 0, 3, 8)), rule_id=rule_id
+        )
     proto = "udp" if roll < 0.25 else "tcp"
     lo = rng.choice(PORTS) if rng.random() < 0.7 else rng.randrange(1024, 60000)
     hi = lo if rng.random() < 0.7 else min(65535, lo + rng.randrange(1, 2000))
@@ -95,7 +97,9 @@ def _acl_entries(rng: random.Random, per_direction: int) -> tuple[NaclEntry, ...
 def build_network(seed: int, sg_rules: int, acl_entries: int) -> Network:
     rng = random.Random(seed)
     vpc = Vpc("vpc-bench", ("10.0.0.0/16",), enable_dns_hostnames=True)
-    subnets = [Subnet(f"subnet-{i:02d}", vpc.id, f"10.0.{i}.0/24", f"us-east-1{'abc'[i % 3]}") for i in range(1, 51)]
+    subnets = [
+        Subnet(f"subnet-{i:02d}", vpc.id, f"10.0.{i}.0/24", f"us-east-1{'abc'[i % 3]}") for i in range(1, 51)
+    ]
     public = Subnet("subnet-pub", vpc.id, "10.0.0.0/24", "us-east-1a")
     groups = [
         SecurityGroup(
@@ -133,7 +137,12 @@ def build_network(seed: int, sg_rules: int, acl_entries: int) -> Network:
     )
     tables = [
         RouteTable("rtb-main", vpc.id, main=True),
-        RouteTable("rtb-pub", vpc.id, routes=(Route("0.0.0.0/0", RouteTargetKind.IGW, "igw-1"),), subnet_ids=(public.id,)),
+        RouteTable(
+            "rtb-pub",
+            vpc.id,
+            routes=(Route("0.0.0.0/0", RouteTargetKind.IGW, "igw-1"),),
+            subnet_ids=(public.id,),
+        ),
         RouteTable("rtb-priv", vpc.id, routes=private_routes, subnet_ids=tuple(s.id for s in subnets[:40])),
     ]
     return Network(
@@ -146,7 +155,9 @@ def build_network(seed: int, sg_rules: int, acl_entries: int) -> Network:
         internet_gateways=[InternetGateway("igw-1", vpc.id)],
         nat_gateways=[NatGateway("nat-1", public.id, "eni-nat", elastic_ip="203.0.113.10")],
         prefix_lists=[PrefixList("pl-s3", S3, ("198.18.0.0/16",))],
-        vpc_endpoints=[VpcEndpoint("vpce-s3", vpc.id, EndpointType.GATEWAY, S3, route_table_ids=("rtb-priv",))],
+        vpc_endpoints=[
+            VpcEndpoint("vpce-s3", vpc.id, EndpointType.GATEWAY, S3, route_table_ids=("rtb-priv",))
+        ],
         services=[Service(S3, "pl-s3")],
     )
 
@@ -182,7 +193,9 @@ def measure(network: Network, flows: list[Flow], seconds: float = 2.0) -> tuple[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--flows", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--seconds", type=float, default=2.0)
@@ -200,7 +213,9 @@ def main() -> None:
             f"({allowed:.0%} allowed, network built in {built * 1000:.0f} ms)"
         )
     ratio = results[0] / results[1]
-    print(f"slowdown at 10x rules: {ratio:.2f}x -> growth is {'sub-linear' if ratio < 10 else 'linear or worse'}")
+    print(
+        f"slowdown at 10x rules: {ratio:.2f}x -> growth is {'sub-linear' if ratio < 10 else 'linear or worse'}"
+    )
     print(f"target >= 50,000 flows/s at base size: {'met' if results[0] >= 50_000 else 'NOT met'}")
 
 
