@@ -90,6 +90,55 @@ def doctor() -> None:
     raise typer.Exit(1 if failed else 0)
 
 
+@app.command("explain")
+def explain_command(
+    source: Annotated[str, typer.Option("--from", help="eni-…, subnet-… or an address in a subnet")],
+    destination: Annotated[
+        str,
+        typer.Option(
+            "--to", help="an address, eni-…, s3://bucket/key, or a service (s3, sagemaker.runtime, …)"
+        ),
+    ],
+    port: Annotated[int | None, typer.Option(help="Destination port (443 for services).")] = None,
+    protocol: Annotated[str, typer.Option(help="tcp, udp, icmp or a protocol number.")] = "tcp",
+    principal: Annotated[
+        str | None,
+        typer.Option(help="Role or user ARN whose policies the request carries (S3 destinations)."),
+    ] = None,
+    region: Annotated[str, typer.Option(help="Region of the VPCs.")] = "us-east-1",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    state_dir: StateDir = Path(".cove"),
+) -> None:
+    """Can SOURCE reach DESTINATION? The verdict, the hop-by-hop path and every blocker."""
+    from cove.app import init_state
+    from cove.cli.explain import dumps, render
+    from cove.services.ec2.explain import ExplainError, explain
+
+    db, _key, account = init_state(_settings(state_dir))
+    try:
+        with db.read() as session:
+            result = explain(
+                session,
+                account_id=account.account_id,
+                region=region,
+                source=source,
+                destination=destination,
+                port=port,
+                protocol=protocol,
+                principal_arn=principal,
+            ).to_dict()
+    except ExplainError as exc:
+        console.print(f"[red]cannot explain:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    finally:
+        db.dispose()
+    if as_json:
+        typer.echo(dumps(result))
+    else:
+        render(result, console)
+    raise typer.Exit(0 if result["decision"] == "ALLOW" else 1)
+
+
 @app.command()
 def run(
     state_dir: StateDir = Path(".cove"),
