@@ -150,7 +150,19 @@ def build(items: dict[str, Any]) -> Network:
     groups: dict[str, list[Any]] = {name: [] for name in _KINDS.values()}
     for item in items.values():
         groups[_KINDS[type(item)]].append(item)
-    return Network(**groups)
+    return Network(
+        vpcs=groups["vpcs"],
+        subnets=groups["subnets"],
+        route_tables=groups["route_tables"],
+        network_acls=groups["network_acls"],
+        security_groups=groups["security_groups"],
+        enis=groups["enis"],
+        internet_gateways=groups["internet_gateways"],
+        nat_gateways=groups["nat_gateways"],
+        prefix_lists=groups["prefix_lists"],
+        vpc_endpoints=groups["vpc_endpoints"],
+        services=groups["services"],
+    )
 
 
 def lab(*, remove: tuple[str, ...] = (), **changes: Any) -> Network:
