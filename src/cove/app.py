@@ -50,9 +50,10 @@ def init_state(settings: Settings) -> tuple[Database, RootKey, LocalAccount]:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     key = RootKey.load_or_create(settings.root_key_path)
     db = Database(settings.db_url)
-    db.migrate()
-    with db.session() as session:
-        account = ensure_local_account(session, key, settings.account_id, root_key=settings.root_key)
+    with db.exclusive():
+        db.migrate()
+        with db.session() as session:
+            account = ensure_local_account(session, key, settings.account_id, root_key=settings.root_key)
     return db, key, account
 
 

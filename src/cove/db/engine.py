@@ -9,12 +9,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["Database"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+# Any fixed 64-bit number: every Cove process sharing a PostgreSQL database takes the same one.
+_STARTUP_LOCK = 0x636F7665
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -45,6 +47,22 @@ class Database:
         cfg.set_main_option("sqlalchemy.url", self.url)
         cfg.attributes["connection_engine"] = self.engine
         command.upgrade(cfg, "head")
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Serialise start-up (migrations, seeding) among processes sharing one PostgreSQL database;
+        without it, concurrent first starts race to create the same tables and rows. SQLite databases
+        belong to one state directory, so there it does nothing."""
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        # A session-level advisory lock on a connection of its own; the server drops it if we die.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _STARTUP_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _STARTUP_LOCK})
 
     @contextmanager
     def session(self) -> Iterator[Session]:
