@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from cove import netmodel as nm
 from cove import policy
 from cove.aws.errors import ServiceError
-from cove.services.ec2.snapshot import load_network
+from cove.services.ec2.snapshot import free_address, load_network
 from cove.services.iam.simulate import source_policies
 
 __all__ = ["ExplainError", "Explanation", "PolicyCheck", "Target", "explain", "parse_target"]
@@ -120,15 +120,12 @@ def _source_address(network: nm.Network, source: str) -> tuple[str, tuple[str, .
             raise ExplainError(f"The network interface '{source}' does not exist")
         return source, None
     if source.startswith("subnet-"):
-        subnet = network.subnets.get(source)
-        if subnet is None:
+        if source not in network.subnets:
             raise ExplainError(f"The subnet '{source}' does not exist")
-        taken = {ip for eni in network.enis.values() if eni.subnet_id == source for ip in eni.private_ips}
-        block = ipaddress.ip_network(subnet.cidr)
-        for host in list(block.hosts())[3:]:  # .1-.3 are reserved, as is the broadcast address
-            if str(host) not in taken:
-                return str(host), None
-        raise ExplainError(f"The subnet '{source}' has no free address")
+        address = free_address(network, source)
+        if address is None:
+            raise ExplainError(f"The subnet '{source}' has no free address")
+        return address, None
     try:
         ipaddress.ip_address(source)
     except ValueError:

@@ -39,7 +39,14 @@ from cove.services.ec2.tables.topology import (
     Vpc,
 )
 
-__all__ = ["INTERFACE_SERVICE_ADDRESSES", "load_network", "service_prefix_list_id"]
+__all__ = [
+    "INTERFACE_SERVICE_ADDRESSES",
+    "free_address",
+    "free_address_count",
+    "free_addresses",
+    "load_network",
+    "service_prefix_list_id",
+]
 
 # Public addresses of the services reachable only through interface endpoints or the internet
 # (S3 and DynamoDB have AWS-managed prefix lists of their own). Inside 198.18.0.0/15, Cove's
@@ -157,6 +164,35 @@ def _route(route: Route, live: set[str]) -> nm.Route | None:
     return nm.Route(
         destination, kind, route.target_id, propagated=route.origin == "EnableVgwRoutePropagation"
     )
+
+
+def _taken(network: nm.Network, subnet_id: str) -> set[str]:
+    return {ip for eni in network.enis.values() if eni.subnet_id == subnet_id for ip in eni.private_ips}
+
+
+def free_addresses(network: nm.Network, subnet_id: str, count: int) -> list[str]:
+    """The first ``count`` addresses new interfaces in the subnet would get (the first four and the
+    last are reserved); fewer when the subnet is nearly full. They stand for "new instances here"."""
+    block = ipaddress.ip_network(network.subnets[subnet_id].cidr)
+    taken = _taken(network, subnet_id)
+    found: list[str] = []
+    for offset in range(4, block.num_addresses - 1):
+        address = str(block.network_address + offset)
+        if address not in taken:
+            found.append(address)
+            if len(found) == count:
+                break
+    return found
+
+
+def free_address(network: nm.Network, subnet_id: str) -> str | None:
+    found = free_addresses(network, subnet_id, 1)
+    return found[0] if found else None
+
+
+def free_address_count(network: nm.Network, subnet_id: str) -> int:
+    size = ipaddress.ip_network(network.subnets[subnet_id].cidr).num_addresses
+    return max(size - 5 - len(_taken(network, subnet_id)), 0)
 
 
 def load_network(session: Session, account_id: str, region: str) -> nm.Network:
