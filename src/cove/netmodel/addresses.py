@@ -191,7 +191,7 @@ class RegionIndex(Generic[T]):
     say); `order` sorts candidates (a rule number, say).
     """
 
-    __slots__ = ("_cache", "_index", "_order", "_select", "_starts")
+    __slots__ = ("_cache", "_index", "_order", "_select", "starts")
 
     def __init__(
         self,
@@ -205,7 +205,8 @@ class RegionIndex(Generic[T]):
             bucket = edges.setdefault(cidr.version, {0})
             bucket.add(cidr.network)
             bucket.add(cidr.last + 1)
-        self._starts = {version: sorted(values) for version, values in edges.items()}
+        self.starts = {version: sorted(values) for version, values in edges.items()}
+        """Region boundaries per IP version (sorted)."""
         self._index: CidrIndex[T] = CidrIndex(pairs)
         self._order = order
         self._select = select
@@ -213,14 +214,14 @@ class RegionIndex(Generic[T]):
 
     def region(self, address: Address) -> int:
         """A number that is equal for two addresses exactly when the same blocks contain both."""
-        starts = self._starts.get(address[0])
+        starts = self.starts.get(address[0])
         if starts is None:
             return -1
         return bisect_right(starts, address[1]) * 2 + (address[0] == 6)
 
     def candidates(self, address: Address, key: int) -> tuple[T, ...]:
         version, value = address
-        starts = self._starts.get(version)
+        starts = self.starts.get(version)
         if starts is None:
             return ()
         region = bisect_right(starts, value)

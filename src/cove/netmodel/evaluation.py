@@ -387,15 +387,15 @@ class _Evaluation:
                 return
             self._acl(current, True, dst.address)
             rt = net.subnet_route_table[current.id]
-            candidates = route_matcher(net, rt.id).candidates(dst.address)
-            if not candidates:
+            routes = route_matcher(net, rt.id)
+            match = routes.best(dst.address)
+            if match is None:
                 message = f"{rt.id} has no route to {format_address(dst.address)}"
                 self._block(C.NO_ROUTE_TO_DESTINATION, rt.id, "route-table", "", message)
                 self.hops.append(Hop(rt.id, "route-table", "deny", "", "", message))
                 if dst_subnet is not None:
                     self._arrive(dst_subnet, dst, packet_src, peer_sgs)
                 return
-            match = candidates[0]
             route = match.route
             self.hops.append(
                 Hop(rt.id, "route-table", "forward", "", route.describe(), f"matched {match.cidr}")
@@ -423,7 +423,7 @@ class _Evaluation:
                     f"route {route.describe()} in {rt.id} is a blackhole (its target no longer exists)",
                     route.describe(),
                 )
-                self._overridden(rt.id, candidates)
+                self._overridden(rt.id, routes.candidates(dst.address))
                 if dst_subnet is not None:
                     self._arrive(dst_subnet, dst, packet_src, peer_sgs)
                 return

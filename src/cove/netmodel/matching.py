@@ -6,6 +6,7 @@ touches only rules whose CIDR contains the peer address instead of scanning ever
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -142,7 +143,8 @@ class SgMatcher:
         peer_sg_ids: tuple[str, ...],
     ) -> SgMatch | None:
         """The first rule (in group order, then rule order) that allows the packet, or None."""
-        key = (self.by_cidr.region(peer), proto, port, t, c)
+        starts = self.by_cidr.starts.get(peer[0])
+        key = (bisect_right(starts, peer[1]) * 2 + (peer[0] == 6) if starts else -1, proto, port, t, c)
         try:
             best = self.memo[key]
         except KeyError:
@@ -255,7 +257,8 @@ class AclMatcher:
 
     def decide(self, proto: int, port: int, t: int, c: int, peer: Address) -> AclDecision:
         """The first matching entry, or STAR_DENY when only the `*` rule matches."""
-        key = (self.index.region(peer), proto, port, t, c)
+        starts = self.index.starts.get(peer[0])
+        key = (bisect_right(starts, peer[1]) * 2 + (peer[0] == 6) if starts else -1, proto, port, t, c)
         try:
             return self.memo[key]
         except KeyError:
