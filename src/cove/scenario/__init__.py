@@ -5,48 +5,21 @@ It grows with every capability; each step checks its outcome, so a broken step f
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.table import Table
 
 from cove.profile import env_exports
+from cove.scenario.identity import SAGEMAKER_TRUST, identity_steps
+from cove.scenario.network import network_steps
+from cove.scenario.steps import Clients, Steps
 from cove.server import EmbeddedServer, free_port
 from cove.settings import Settings
 
-__all__ = ["run_scenario"]
-
-SAGEMAKER_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
-}
-
-
-class Steps:
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.failures = 0
-
-    def check(self, title: str, ok: bool, detail: str) -> None:
-        mark = "[green]✔[/]" if ok else "[red]✘[/]"
-        self.failures += not ok
-        self.console.print(f"{mark} {title}: {detail}", highlight=False)
-
-
-def _ensure(create: Callable[[], Any], code: str = "EntityAlreadyExists") -> None:
-    try:
-        create()
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != code:
-            raise
+__all__ = ["SAGEMAKER_TRUST", "run_scenario"]
 
 
 def run_scenario(state_dir: Path, *, port: int = 0, console: Console | None = None) -> int:
@@ -59,81 +32,16 @@ def run_scenario(state_dir: Path, *, port: int = 0, console: Console | None = No
             aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
             region_name=settings.region,
         )
-        cfg = Config(retries={"max_attempts": 1})
-
-        def client(name: str, s: boto3.Session = session) -> Any:
-            return s.client(name, endpoint_url=server.endpoint_url, config=cfg)  # type: ignore[call-overload]
-
+        client = Clients(server.endpoint_url, session)
         console.rule(f"Cove at {server.endpoint_url} (state: {state_dir})")
         steps = Steps(console)
-        sts, iam = client("sts"), client("iam")
 
-        me = sts.get_caller_identity()
-        steps.check("caller identity", me["Account"] == server.cove.account.account_id, me["Arn"])
+        console.rule("identity", style="dim")
+        role_arn = identity_steps(steps, client, server.cove.account.account_id, settings.region)
+        console.rule("network", style="dim")
+        network_steps(steps, client, server.cove, role_arn)
 
-        _ensure(
-            lambda: iam.create_role(
-                RoleName="SageMakerExecutionRole", AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST)
-            )
-        )
-        iam.attach_role_policy(
-            RoleName="SageMakerExecutionRole", PolicyArn="arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"
-        )
-        role = iam.get_role(RoleName="SageMakerExecutionRole")["Role"]
-        trusted = role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
-        steps.check("execution role", trusted == "sagemaker.amazonaws.com", f"{role['Arn']} trusts {trusted}")
-
-        # A user who may only assume one role, and what that role session may and may not do.
-        _ensure(lambda: iam.create_user(UserName="analyst"))
-        for key in iam.list_access_keys(UserName="analyst")["AccessKeyMetadata"]:
-            iam.delete_access_key(UserName="analyst", AccessKeyId=key["AccessKeyId"])
-        key = iam.create_access_key(UserName="analyst")["AccessKey"]
-        user_arn = iam.get_user(UserName="analyst")["User"]["Arn"]
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"AWS": user_arn}, "Action": "sts:AssumeRole"}],
-        }
-        _ensure(
-            lambda: iam.create_role(RoleName="analyst-readonly", AssumeRolePolicyDocument=json.dumps(trust))
-        )
-        iam.put_role_policy(
-            RoleName="analyst-readonly",
-            PolicyName="read-iam",
-            PolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"}],
-                }
-            ),
-        )
-        analyst = boto3.Session(
-            aws_access_key_id=key["AccessKeyId"],
-            aws_secret_access_key=key["SecretAccessKey"],
-            region_name=settings.region,
-        )
-        creds = client("sts", analyst).assume_role(
-            RoleArn=iam.get_role(RoleName="analyst-readonly")["Role"]["Arn"], RoleSessionName="scenario"
-        )["Credentials"]
-        role_session = boto3.Session(
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            region_name=settings.region,
-        )
-        who = client("sts", role_session).get_caller_identity()
-        steps.check("assumed role", ":assumed-role/analyst-readonly/scenario" in who["Arn"], who["Arn"])
-        roles = client("iam", role_session).list_roles()["Roles"]
-        steps.check("role session may list roles", len(roles) >= 2, f"{len(roles)} roles")
-        try:
-            client("iam", role_session).create_user(UserName="intruder")
-            steps.check("role session may not create users", False, "CreateUser was allowed")
-        except ClientError as exc:
-            steps.check(
-                "role session may not create users",
-                exc.response["Error"]["Code"] == "AccessDenied",
-                exc.response["Error"]["Message"],
-            )
-
+        console.rule("services", style="dim")
         table = Table("service", "operations implemented")
         for name, count in server.cove.enabled_services().items():
             table.add_row(name, str(count) if count else "[dim]none yet[/]")
