@@ -150,6 +150,36 @@ def _owner_prefix() -> tuple[list[str], pwd.struct_passwd | None]:
     return [runuser, "-u", owner.pw_name, "--"], owner
 
 
+_DIR_PREFIX = "cove-pg-"
+
+
+def _reap_stale_clusters(bindir: Path, prefix: list[str]) -> None:
+    """Stop and remove clusters left by test runs that were killed before their teardown."""
+    for root in Path(tempfile.gettempdir()).glob(f"{_DIR_PREFIX}*-*"):
+        pid = root.name[len(_DIR_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        if (root / "data" / "postmaster.pid").exists():
+            subprocess.run(
+                [*prefix, str(bindir / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "-w", "stop"],
+                cwd=root,
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
     """A private cluster (trust auth, 127.0.0.1 only) with a ``cove`` database; removed at the end."""
@@ -159,8 +189,9 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     if psycopg is None:
         _unavailable("psycopg is not installed; `pip install -e '.[postgres]'`")
     prefix, owner = _owner_prefix()
+    _reap_stale_clusters(bindir, prefix)
     # Not under pytest's basetemp: that is private to root, and the server runs as `postgres`.
-    root = Path(tempfile.mkdtemp(prefix="cove-pg-"))
+    root = Path(tempfile.mkdtemp(prefix=f"{_DIR_PREFIX}{os.getpid()}-"))
     cluster = PostgresCluster(bindir=bindir, root=root, port=0, prefix=prefix)
     try:
         if owner is not None:
