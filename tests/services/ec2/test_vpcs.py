@@ -94,11 +94,37 @@ def test_create_vpc_canonicalises_and_creates_main_table(ec2: Any) -> None:
     assert exc.value.response["Error"]["Message"] == f"The vpc ID '{vpc['VpcId']}' does not exist"
 
 
-@pytest.mark.parametrize("cidr", ["10.0.0.0/15", "10.0.0.0/29", "not-a-cidr"])
+@pytest.mark.parametrize("cidr", ["10.0.0.0/15", "10.0.0.0/29"])
 def test_create_vpc_rejects_bad_ranges(ec2: Any, cidr: str) -> None:
     with pytest.raises(ClientError) as exc:
         ec2.create_vpc(CidrBlock=cidr)
     assert _code(exc) == "InvalidVpc.Range"
+    assert exc.value.response["Error"]["Message"] == f"The CIDR '{cidr}' is invalid."
+
+
+@pytest.mark.parametrize("cidr", ["not-a-cidr", "1000.1.0.0/20", "10.0.0.0"])
+def test_create_vpc_rejects_malformed_cidr(ec2: Any, cidr: str) -> None:
+    with pytest.raises(ClientError) as exc:
+        ec2.create_vpc(CidrBlock=cidr)
+    assert _code(exc) == "InvalidParameterValue"
+    assert exc.value.response["Error"]["Message"] == (
+        f"Value ({cidr}) for parameter cidrBlock is invalid. This is not a valid CIDR block."
+    )
+
+
+def test_cidr_filter_accepts_host_bits_and_legacy_is_default(ec2: Any) -> None:
+    vpc = ec2.create_vpc(CidrBlock="10.77.3.4/16")["Vpc"]
+    try:
+        assert vpc["CidrBlock"] == "10.77.0.0/16"
+        for value in ("10.77.3.4/16", "10.77.0.0/16"):
+            found = ec2.describe_vpcs(Filters=[{"Name": "cidr", "Values": [value]}])["Vpcs"]
+            assert vpc["VpcId"] in [v["VpcId"] for v in found]
+        other = ec2.describe_vpcs(Filters=[{"Name": "cidr", "Values": ["10.78.3.4/16"]}])["Vpcs"]
+        assert vpc["VpcId"] not in [v["VpcId"] for v in other]
+        defaults = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+        assert [v["IsDefault"] for v in defaults] == [True]
+    finally:
+        ec2.delete_vpc(VpcId=vpc["VpcId"])
 
 
 def test_dry_run(ec2: Any) -> None:

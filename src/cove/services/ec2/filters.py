@@ -9,6 +9,7 @@ the API returns) to the values it offers.
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
@@ -57,8 +58,23 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _canonical_cidr(value: str) -> str | None:
+    """``10.1.2.3/16`` → ``10.1.0.0/16``; None for anything that is not a CIDR with host bits set."""
+    if "/" not in value or any(c in value for c in "*?"):
+        return None
+    try:
+        net = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return None
+    text = str(net)
+    return text if text != value else None
+
+
 def _matches(candidates: Iterable[Any], wanted: list[str]) -> bool:
     texts = [_text(c) for c in candidates]
+    # Cove stores CIDRs in canonical form, so a filter value given with host bits set (as the
+    # caller passed it at creation) also matches its canonical network.
+    wanted = wanted + [c for c in map(_canonical_cidr, wanted) if c is not None]
     return any(_pattern(w).match(t) for w in wanted for t in texts)
 
 

@@ -7,6 +7,7 @@ Cove's "public" addresses can never collide with a real one.
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 from datetime import datetime
 from typing import Any
@@ -48,13 +49,28 @@ __all__ = [
     "disassociate_address",
     "egress_only_view",
     "internet_gateway_view",
+    "max_addresses",
     "nat_gateway_view",
     "new_internet_gateway",
     "release_address",
 ]
 
 PUBLIC_POOL = ipaddress.IPv4Network("198.19.0.0/16")
-MAX_ADDRESSES = 5
+# AWS's default quota is 5 Elastic IPs per region, but it is adjustable and accounts commonly run with
+# more; a test suite that allocates across many tests without releasing (as moto's does against a
+# live server) needs dozens. So the default is generous and COVE_EC2_MAX_ADDRESSES sets the quota
+# (5 gives AWS's out-of-the-box behaviour). Read per call so it can change without a restart.
+MAX_ADDRESSES = 100
+
+
+def max_addresses() -> int:
+    """The Elastic IP quota per account and region: COVE_EC2_MAX_ADDRESSES, else MAX_ADDRESSES."""
+    raw = os.environ.get("COVE_EC2_MAX_ADDRESSES", "").strip()
+    try:
+        return int(raw) if raw else MAX_ADDRESSES
+    except ValueError:
+        return MAX_ADDRESSES
+
 
 _IGW_FILTERS: FilterSpec = {
     "attachment.state": path("Attachments", "State"),
@@ -290,7 +306,7 @@ def allocate_address(session: Session, account_id: str, region: str, params: dic
         .select_from(Address)
         .where(Address.account_id == account_id, Address.region == region)
     )
-    if (count or 0) >= MAX_ADDRESSES:
+    if (count or 0) >= max_addresses():
         raise Ec2Error("The maximum number of addresses has been reached.", code="AddressLimitExceeded")
     requested = params.get("Address")
     if requested:

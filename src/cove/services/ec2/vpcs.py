@@ -93,6 +93,8 @@ _FILTERS: FilterSpec = {
     "ipv6-cidr-block-association.state": path("Ipv6CidrBlockAssociationSet", "Ipv6CidrBlockState", "State"),
     "instance-tenancy": field("InstanceTenancy"),
     "is-default": field("IsDefault"),
+    # The legacy camelCase name, which EC2 still accepts (as it does for subnets).
+    "isDefault": field("IsDefault"),
     "owner-id": field("OwnerId"),
     "state": field("State"),
     "vpc-id": field("VpcId"),
@@ -204,6 +206,15 @@ def create_vpc(session: Session, account_id: str, region: str, params: dict[str,
     raw = params.get("CidrBlock")
     if not raw:
         raise Ec2Error("The request must contain the parameter CidrBlock", code="MissingParameter")
+    try:
+        if "/" not in str(raw):
+            raise ValueError(raw)
+        ipaddress.IPv4Network(str(raw), strict=False)
+    except ValueError:
+        # Not an address at all is a bad value; a well-formed block of the wrong size is a range error.
+        raise invalid_value(
+            f"Value ({raw}) for parameter cidrBlock is invalid. This is not a valid CIDR block."
+        ) from None
     cidr = canonical_cidr(str(raw), "InvalidVpc.Range")
     tenancy = params.get("InstanceTenancy") or "default"
     if tenancy not in ("default", "dedicated"):
