@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from cove import netmodel as nm
 from cove import policy
 from cove.aws.errors import ServiceError
-from cove.services.ec2.snapshot import free_address, load_network
+from cove.services.ec2.snapshot import free_address, load_network, with_probes
 from cove.services.iam.simulate import source_policies
 
 __all__ = ["ExplainError", "Explanation", "PolicyCheck", "Target", "explain", "parse_target"]
@@ -113,26 +113,30 @@ class Explanation:
         return out
 
 
-def _source_address(network: nm.Network, source: str) -> tuple[str, tuple[str, ...] | None]:
-    """ENIs stand for themselves; a subnet stands for a new instance in it (first free address)."""
+def _source(network: nm.Network, source: str) -> tuple[nm.Network, str, str]:
+    """(network to ask, flow source, source address). ENIs and addresses stand for themselves; a
+    subnet stands for a new instance in it with the VPC's default group (a probe interface)."""
     if source.startswith("eni-"):
         if source not in network.enis:
             raise ExplainError(f"The network interface '{source}' does not exist")
-        return source, None
+        return network, source, nm.format_address(network.primary_address(source))
     if source.startswith("subnet-"):
-        if source not in network.subnets:
+        subnet = network.subnets.get(source)
+        if subnet is None:
             raise ExplainError(f"The subnet '{source}' does not exist")
         address = free_address(network, source)
         if address is None:
             raise ExplainError(f"The subnet '{source}' has no free address")
-        return address, None
+        default = network.default_security_group.get(subnet.vpc_id)
+        probe = nm.Eni("eni-explain-probe", source, (address,), (default.id,) if default else ())
+        return with_probes(network, [probe]), probe.id, address
     try:
         ipaddress.ip_address(source)
     except ValueError:
         raise ExplainError(
             f"Unknown source {source!r}: give a network interface (eni-…), a subnet (subnet-…) or an address"
         ) from None
-    return source, None
+    return network, source, source
 
 
 def _endpoint_on_path(network: nm.Network, verdict: nm.Verdict) -> nm.VpcEndpoint | None:
@@ -162,9 +166,9 @@ def explain(
     target = parse_target(destination, region)
     if target.service and port is None:
         port = 443  # every AWS service endpoint Cove serves speaks HTTPS
-    address, groups = _source_address(network, source)
+    network, flow_source, address = _source(network, source)
     try:
-        flow = nm.Flow(address, target.destination, protocol, port, source_security_group_ids=groups)
+        flow = nm.Flow(flow_source, target.destination, protocol, port)
         verdict = nm.evaluate(network, flow)
     except nm.FlowError as exc:
         raise ExplainError(str(exc)) from None
@@ -183,14 +187,7 @@ def explain(
         ]
     keys: dict[str, policy.ContextValue] = {"aws:SecureTransport": "true"}
     if endpoint is not None:
-        source_ip = (
-            address if not address.startswith("eni-") else nm.format_address(network.primary_address(address))
-        )
-        keys |= {
-            "aws:SourceVpce": endpoint.id,
-            "aws:SourceVpc": endpoint.vpc_id,
-            "aws:VpcSourceIp": source_ip,
-        }
+        keys |= {"aws:SourceVpce": endpoint.id, "aws:SourceVpc": endpoint.vpc_id, "aws:VpcSourceIp": address}
     ctx = policy.RequestContext(
         action=target.action, resource=target.resource, principal=principal, keys=keys
     )

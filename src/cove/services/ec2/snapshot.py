@@ -46,6 +46,7 @@ __all__ = [
     "free_addresses",
     "load_network",
     "service_prefix_list_id",
+    "with_probes",
 ]
 
 # Public addresses of the services reachable only through interface endpoints or the internet
@@ -190,6 +191,27 @@ def free_address(network: nm.Network, subnet_id: str) -> str | None:
     return found[0] if found else None
 
 
+def with_probes(network: nm.Network, probes: list[nm.Eni]) -> nm.Network:
+    """A copy of ``network`` with hypothetical interfaces added ("a new instance in this subnet with
+    these groups"). Asking with an ENI id, not a bare address, keeps the question unambiguous when
+    several VPCs use the same CIDRs."""
+    return nm.Network(
+        region=network.region,
+        vpcs=network.vpcs.values(),
+        subnets=network.subnets.values(),
+        route_tables=network.route_tables.values(),
+        network_acls=network.network_acls.values(),
+        security_groups=network.security_groups.values(),
+        enis=[*network.enis.values(), *probes],
+        internet_gateways=network.internet_gateways.values(),
+        nat_gateways=network.nat_gateways.values(),
+        prefix_lists=network.prefix_lists.values(),
+        vpc_endpoints=network.vpc_endpoints.values(),
+        services=network.services.values(),
+        flow_logs=network.flow_logs.values(),
+    )
+
+
 def free_address_count(network: nm.Network, subnet_id: str) -> int:
     size = ipaddress.ip_network(network.subnets[subnet_id].cidr).num_addresses
     return max(size - 5 - len(_taken(network, subnet_id)), 0)
@@ -271,8 +293,17 @@ def load_network(session: Session, account_id: str, region: str) -> nm.Network:
     for acl_assoc in acl_assocs:
         acl_subnets[acl_assoc.acl_id].append(acl_assoc.subnet_id)
 
+    # A rule naming a prefix list or group that is gone matches nothing; it must not make the
+    # whole account's snapshot invalid.
+    known_peers = {pl.id for pl in prefix_lists} | {g.id for g in groups}
+
+    def usable(rule: nm.SecurityGroupRule | None) -> nm.SecurityGroupRule | None:
+        if rule is None or (rule.peer_kind is not nm.PeerKind.CIDR and rule.peer not in known_peers):
+            return None
+        return rule
+
     def sg(group: SecurityGroup) -> nm.SecurityGroup:
-        own = [(_sg_rule(r), r.is_egress) for r in rules_of[group.id]]
+        own = [(usable(_sg_rule(r)), r.is_egress) for r in rules_of[group.id]]
         return nm.SecurityGroup(
             group.id,
             group.vpc_id,

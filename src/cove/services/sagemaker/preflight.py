@@ -7,7 +7,6 @@ instances cannot talk to each other waits until ``MaxRuntimeInSeconds``).
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from cove import netmodel as nm
 from cove.aws.errors import ValidationException
-from cove.services.ec2.snapshot import free_address_count, free_addresses, load_network
+from cove.services.ec2.snapshot import free_address_count, free_addresses, load_network, with_probes
 
 __all__ = ["EFA_INSTANCE_TYPES", "Finding", "Preflight", "vpc_preflight"]
 
@@ -149,17 +148,23 @@ def vpc_preflight(
         return Preflight(tuple(found))
 
     groups = tuple(security_group_ids)
-    sources = [(s, a) for s in present for a in free_addresses(network, s.id, 1)]
-    if instance_count > 1 and sources:
+    # One hypothetical instance per subnet, and a second one beside the first for the peer check.
+    probes: list[nm.Eni] = []
+    for n, subnet in enumerate(present):
+        wanted = 2 if n == 0 else 1
+        for k, address in enumerate(free_addresses(network, subnet.id, wanted)):
+            probes.append(nm.Eni(f"eni-preflight-{n}-{k}", subnet.id, (address,), groups))
+    if not probes:
+        return Preflight(tuple(found))
+    probe_net = with_probes(network, probes)
+    firsts = [p for p in probes if p.id.endswith("-0")]
+    if instance_count > 1:
         # Two instances: in two subnets when there are two, else side by side in one.
-        first_subnet, first = sources[0]
         peer = (
-            sources[1][1]
-            if len(sources) > 1
-            else next(iter(free_addresses(network, first_subnet.id, 2)[1:]), None)
+            firsts[1] if len(firsts) > 1 else next((p for p in probes if p.id == "eni-preflight-0-1"), None)
         )
         if peer is not None:
-            verdict = _peer_verdict(network, first, peer, groups)
+            verdict = nm.evaluate(probe_net, nm.Flow(firsts[0].id, peer.id, "tcp", _PEER_PORT))
             if not verdict.allowed:
                 where = "; ".join(f"{b.code.value} at {b.component_id}" for b in verdict.blockers)
                 warn(
@@ -170,45 +175,15 @@ def vpc_preflight(
                 )
     s3 = f"com.amazonaws.{region}.s3"
     if s3 in network.services:
-        for subnet, address in sources:
-            verdict = nm.evaluate(network, nm.Flow(address, s3, "tcp", 443, source_security_group_ids=groups))
+        for probe in firsts:
+            verdict = nm.evaluate(probe_net, nm.Flow(probe.id, s3, "tcp", 443))
             if not verdict.allowed:
                 where = "; ".join(f"{b.code.value} at {b.component_id}" for b in verdict.blockers)
                 warn(
                     "NoPathToS3",
-                    f"Subnet {subnet.id} has no path to S3 ({where}). Add an S3 gateway endpoint to its route "
-                    "table, an S3 interface endpoint, or a route to a NAT gateway, and let the security groups "
-                    "and the network ACL allow outbound HTTPS; otherwise the job fails with "
+                    f"Subnet {probe.subnet_id} has no path to S3 ({where}). Add an S3 gateway endpoint to its "
+                    "route table, an S3 interface endpoint, or a route to a NAT gateway, and let the security "
+                    "groups and the network ACL allow outbound HTTPS; otherwise the job fails with "
                     "'ClientError: Data download failed'.",
                 )
     return Preflight(tuple(found))
-
-
-def _peer_verdict(network: nm.Network, source: str, peer: str, groups: tuple[str, ...]) -> nm.Verdict:
-    """Instance to instance, both carrying the job's groups: the peer is a hypothetical ENI too, so
-    its groups come from a throw-away ENI added to a copy of the network."""
-    eni = nm.Eni("eni-preflight-peer", _subnet_at(network, peer), (peer,), groups)
-    probe = nm.Network(
-        region=network.region,
-        vpcs=network.vpcs.values(),
-        subnets=network.subnets.values(),
-        route_tables=network.route_tables.values(),
-        network_acls=network.network_acls.values(),
-        security_groups=network.security_groups.values(),
-        enis=[*network.enis.values(), eni],
-        internet_gateways=network.internet_gateways.values(),
-        nat_gateways=network.nat_gateways.values(),
-        prefix_lists=network.prefix_lists.values(),
-        vpc_endpoints=network.vpc_endpoints.values(),
-        services=network.services.values(),
-        flow_logs=network.flow_logs.values(),
-    )
-    return nm.evaluate(probe, nm.Flow(source, eni.id, "tcp", _PEER_PORT, source_security_group_ids=groups))
-
-
-def _subnet_at(network: nm.Network, address: str) -> str:
-    ip = ipaddress.ip_address(address)
-    for subnet in network.subnets.values():
-        if ip in ipaddress.ip_network(subnet.cidr):
-            return subnet.id
-    raise ValueError(f"{address} is in no subnet")
