@@ -23,7 +23,7 @@ except ImportError:  # the `postgres` extra is optional on developer machines
 
 from cove.server import free_port
 
-__all__ = ["PostgresCluster", "fresh_postgres_url", "postgres_cluster", "postgres_url"]
+__all__ = ["PostgresCluster", "find_bindir", "fresh_postgres_url", "postgres_cluster", "postgres_url"]
 
 _INSTALL_HINT = (
     "install the server with `apt-get install postgresql` on Debian/Ubuntu "
@@ -32,7 +32,8 @@ _INSTALL_HINT = (
 # The cluster lives only as long as the session, so durability is traded for start-up and test speed.
 # A server time zone far from UTC makes any naive/aware datetime mix-up show in the tests.
 _SERVER_OPTIONS = (
-    "-c listen_addresses=127.0.0.1 -c timezone=Pacific/Kiritimati -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+    "-c listen_addresses=127.0.0.1 -c timezone=Pacific/Kiritimati "
+    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
     "-c max_connections=50 -c shared_buffers=16MB"
 )
 _SUPERUSER = "postgres"
