@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import Table, func, inspect, select, text
 
 import cove.db.engine
 import cove.services.tables  # every table on Base.metadata, for compare_metadata
@@ -99,6 +99,8 @@ def _diff_table(diff: Any) -> str | None:
     for part in item[1:]:
         if isinstance(part, str):
             return part
+        if isinstance(part, Table):
+            return part.name
         table = getattr(part, "table", None)
         if table is not None:
             return str(table.name)
