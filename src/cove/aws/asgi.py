@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import anyio.from_thread
 import anyio.to_thread
 
 from cove.aws.context import SourceContext
 from cove.aws.gateway import Gateway
 from cove.aws.http import HttpRequest, HttpResponse
 
-__all__ = ["GatewayApp", "Receive", "Scope", "Send", "loopback_source"]
+__all__ = ["STREAM_THRESHOLD", "GatewayApp", "Receive", "ReceiveStream", "Scope", "Send", "loopback_source"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -55,24 +56,93 @@ def to_request(scope: Scope, body: bytes) -> HttpRequest:
     )
 
 
+# Bodies larger than this are streamed to the handler instead of read into memory first.
+STREAM_THRESHOLD = 1 << 20
+
+
+class ReceiveStream:
+    """A request body read on demand from the ASGI ``receive`` channel, from a worker thread."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._buffer = bytearray()
+        self._done = False
+
+    def _pull(self) -> None:
+        message: Message = anyio.from_thread.run(self._next_message)
+        if message["type"] == "http.disconnect":
+            raise ConnectionError("the client went away before sending the whole body")
+        self._buffer += message.get("body", b"")
+        self._done = not message.get("more_body", False)
+
+    async def _next_message(self) -> Message:
+        return await self._receive()
+
+    def read(self, size: int = -1, /) -> bytes:
+        while not self._done and (size < 0 or len(self._buffer) < size):
+            self._pull()
+        if size < 0 or size >= len(self._buffer):
+            data = bytes(self._buffer)
+            self._buffer.clear()
+            return data
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+
+def _streamed(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value or b"0") > STREAM_THRESHOLD
+        if name == b"transfer-encoding" and b"chunked" in value.lower():
+            return True
+    return False
+
+
 class GatewayApp:
     def __init__(self, gateway: Gateway, source: SourceFactory = loopback_source) -> None:
         self.gateway = gateway
         self.source = source
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = to_request(scope, await read_body(receive))
-        call = self.gateway.prepare(request, self.source(scope))
+        if _streamed(scope):
+            # The handler pulls the body as it goes; everything runs in a worker thread.
+            request = to_request(scope, b"")
+            request.stream = ReceiveStream(receive)
+            call = await anyio.to_thread.run_sync(self.gateway.prepare, request, self.source(scope))
+            inline = False
+        else:
+            request = to_request(scope, await read_body(receive))
+            call = self.gateway.prepare(request, self.source(scope))
+            inline = not isinstance(call, HttpResponse) and call.inline
         if isinstance(call, HttpResponse):
             response = call
-        elif call.inline:
+        elif inline:
             response = self.gateway.run(call)
         else:
             # Writes may wait on database locks or fsync: keep the event loop free for other clients.
             response = await anyio.to_thread.run_sync(self.gateway.run, call)
+        await self._send(scope, response, send)
+
+    async def _send(self, scope: Scope, response: HttpResponse, send: Send) -> None:
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
-        if "content-length" not in response.headers:
+        if response.stream is None and not any(k.lower() == "content-length" for k in response.headers):
             headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        body = b"" if scope["method"] == "HEAD" else response.body
-        await send({"type": "http.response.body", "body": body})
+        if response.stream is None or scope["method"] == "HEAD":
+            body = b"" if scope["method"] == "HEAD" else response.body
+            await send({"type": "http.response.body", "body": body})
+            return
+        chunks = response.stream
+        try:
+            while True:
+                # Reading (and decrypting) the next chunk may block: do it off the event loop.
+                chunk = await anyio.to_thread.run_sync(next, chunks, None)
+                if chunk is None:
+                    break
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        finally:
+            close = getattr(chunks, "close", None)
+            if callable(close):
+                close()
+        await send({"type": "http.response.body", "body": b""})

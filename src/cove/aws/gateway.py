@@ -128,6 +128,8 @@ class Gateway:
             trace.service = service = (
                 "s3" if legacy else service_for(request, sig.scope.service if sig else None)
             )
+            if request.stream is not None and service != "s3":
+                request.drain()  # only S3 uploads are streamed to their handler
             trace.protocol = protocol = protocol_for(service, request)
             trace.family = family = error_family(protocol)
             codec = codec_for(protocol)
@@ -139,6 +141,8 @@ class Gateway:
             trace.operation = operation = codec.operation_for(model, request)
             if operation is None:
                 raise _unknown_operation(model, family, request)
+            if request.stream is not None and not operation.has_streaming_input:
+                request.drain()
             # Validate before looking for a handler: a malformed call is reported as such even for
             # operations Cove does not implement yet.
             params = codec.parse(operation, request)

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import parse_qsl
 
-__all__ = ["HttpRequest", "HttpResponse"]
+__all__ = ["HttpRequest", "HttpResponse", "Readable"]
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass(slots=True)
 class HttpRequest:
     """One request as received. ``path`` is the raw (still percent-encoded) path, ``query`` the
-    raw query string; header names are lower-case."""
+    raw query string; header names are lower-case.
+
+    Large bodies arrive as ``stream`` (a file-like object read in the worker thread) instead of
+    ``body``, so an upload is never held in memory whole.
+    """
 
     method: str
     path: str
@@ -19,6 +29,13 @@ class HttpRequest:
     headers: dict[str, str]
     body: bytes = b""
     scheme: str = "http"
+    stream: Readable | None = None
+
+    def drain(self) -> None:
+        """Read a streamed body into ``body`` (for operations that need the whole document)."""
+        if self.stream is not None:
+            self.body = self.stream.read()
+            self.stream = None
 
     @property
     def host(self) -> str:
@@ -40,3 +57,5 @@ class HttpResponse:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    # A large payload (S3 GetObject) is sent chunk by chunk; ``content-length`` must be set.
+    stream: Iterator[bytes] | None = None

@@ -20,7 +20,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import quote, unquote_plus
 
 from cove.aws.errors import ServiceError
-from cove.aws.http import HttpRequest
+from cove.aws.http import HttpRequest, Readable
 
 __all__ = [
     "ALGORITHM",
@@ -423,6 +423,10 @@ def _payload_hash(request: HttpRequest, info: SignatureInfo, s3: bool) -> str:
             return UNSIGNED_PAYLOAD
         return hashlib.sha256(request.body).hexdigest() if request.body else EMPTY_SHA256
     if _HEX64.fullmatch(declared):
+        if request.stream is not None:
+            # A streamed body is hashed as it is read; the stream fails at its end on a mismatch.
+            request.stream = VerifiedStream(request.stream, declared.lower(), info)
+            return declared
         actual = hashlib.sha256(request.body).hexdigest() if request.body else EMPTY_SHA256
         if actual != declared.lower():
             raise AuthError(
@@ -441,6 +445,32 @@ def _payload_hash(request: HttpRequest, info: SignatureInfo, s3: bool) -> str:
         f"not '{declared}'.",
         presigned=info.presigned,
     )
+
+
+class VerifiedStream:
+    """Wraps a streamed request body and checks it against the signed ``x-amz-content-sha256``
+    when the last byte has been read, so a tampered upload fails before it is committed."""
+
+    def __init__(self, inner: Readable, expected: str, info: SignatureInfo) -> None:
+        self._inner = inner
+        self._expected = expected
+        self._info = info
+        self._digest = hashlib.sha256()
+        self._done = False
+
+    def read(self, size: int = -1, /) -> bytes:
+        chunk = self._inner.read(size)
+        self._digest.update(chunk)
+        if not self._done and (not chunk or size < 0):
+            self._done = True
+            if self._digest.hexdigest() != self._expected:
+                raise AuthError(
+                    AuthErrorKind.PAYLOAD_MISMATCH,
+                    "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                    presigned=self._info.presigned,
+                    access_key_id=self._info.access_key_id,
+                )
+        return chunk
 
 
 def _canonical_headers(headers: dict[str, str], names: tuple[str, ...]) -> str:

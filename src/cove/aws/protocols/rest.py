@@ -419,7 +419,9 @@ class RestCodec:
         if payload is not None:
             member = shape.members[payload]
             if member.type_name == "blob":
-                if request.body:
+                if request.stream is not None:
+                    params[payload] = request.stream  # read by the handler as it stores it
+                elif request.body:
                     params[payload] = request.body
             elif member.type_name == "string":
                 if request.body:
@@ -474,7 +476,10 @@ class RestCodec:
             value = output.get(payload)
             if member.type_name in ("blob", "string"):
                 if value is not None:
-                    response.body = _payload_bytes(value)
+                    if _is_stream(value):
+                        response.stream = iter(value)
+                    else:
+                        response.body = _payload_bytes(value)
                     response.headers.setdefault("Content-Type", "application/octet-stream")
             elif value is not None:
                 response.body = self.serialize_document(operation, member, value, payload)
@@ -511,6 +516,11 @@ class RestCodec:
         self, service: ServiceModel, operation: OperationModel | None, error: ServiceError, request_id: str
     ) -> HttpResponse:
         raise NotImplementedError
+
+
+def _is_stream(value: Any) -> bool:
+    """A payload handed over as an iterator of chunks (S3 object data) is sent as it is produced."""
+    return not isinstance(value, bytes | bytearray | memoryview | str) and hasattr(value, "__next__")
 
 
 def _payload_bytes(value: Any) -> bytes:
