@@ -1,6 +1,7 @@
 """Imports every service's tables so ``Base.metadata`` is complete (alembic, create_all)."""
 
+from cove.services.cloudtrail import tables as cloudtrail_tables
 from cove.services.ec2 import tables as ec2_tables
 from cove.services.iam import tables as iam_tables
 
-__all__ = ["ec2_tables", "iam_tables"]
+__all__ = ["cloudtrail_tables", "ec2_tables", "iam_tables"]
