@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from xml.sax.saxutils import escape
 
 from cove.aws.errors import ServiceError
 from cove.aws.http import HttpRequest, HttpResponse
 from cove.aws.protocols.base import Codec
 from cove.aws.protocols.cbor import CborCodec
+from cove.aws.protocols.common import xml_text as escape
 from cove.aws.protocols.json import JsonCodec
 from cove.aws.protocols.query import Ec2Codec, QueryCodec
 from cove.aws.protocols.restjson import RestJsonCodec

@@ -195,3 +195,12 @@ def test_get_role_reflects_every_change(client: ClientFactory) -> None:
     iam.delete_role(RoleName=name)
     with pytest.raises(ClientError):
         iam.get_role(RoleName=name)
+
+
+def test_error_quoting_unprintable_input_still_parses(client: ClientFactory) -> None:
+    """A validation error that repeats a NUL the client sent must still be well-formed XML."""
+    iam = client("iam")
+    with pytest.raises(ClientError) as exc:
+        iam.create_role(RoleName=_name("nul"), AssumeRolePolicyDocument=TRUST, Description="bad\x00value")
+    assert exc.value.response["Error"]["Code"] == "ValidationError"
+    assert "bad\ufffdvalue" in exc.value.response["Error"]["Message"]

@@ -14,9 +14,11 @@ import base64
 import binascii
 import calendar
 import math
+import re
 from datetime import UTC, date, datetime, time
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
+from xml.sax.saxutils import escape
 
 from botocore.model import Shape
 
@@ -41,6 +43,7 @@ __all__ = [
     "timestamp_format",
     "to_bytes",
     "to_datetime",
+    "xml_text",
 ]
 
 ISO8601 = "iso8601"
@@ -207,3 +210,14 @@ def check_scalar(shape: Shape, value: Any) -> Any:
     if kind == "string" and not isinstance(value, str):
         raise ValueError(f"expected a string, got {value!r}")
     return value
+
+
+# Characters XML 1.0 cannot carry at all (even escaped): C0 controls other than tab, LF and CR,
+# lone surrogates, and U+FFFE/U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value: str) -> str:
+    """``value`` escaped for XML text, with characters XML cannot represent replaced by U+FFFD so
+    that an error quoting a client's bad input still parses."""
+    return escape(_NOT_XML.sub("\ufffd", value))

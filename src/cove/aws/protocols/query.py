@@ -9,13 +9,14 @@ flattening and the response/error envelopes, so :class:`Ec2Codec` is a thin subc
 from __future__ import annotations
 
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
 from cove.aws.errors import InvalidParameterValue, ServiceError
 from cove.aws.http import HttpRequest, HttpResponse
 from cove.aws.protocols import common
+from cove.aws.protocols.common import xml_text as escape
 
 __all__ = ["Ec2Codec", "QueryCodec", "looks_like"]
 
