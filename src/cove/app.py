@@ -7,6 +7,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+
 from cove.aws.asgi import GatewayApp, Receive, Scope, Send
 from cove.aws.catalog import SERVICES
 from cove.aws.gateway import Gateway
@@ -21,7 +23,7 @@ from cove.services.sts.credentials import CredentialStore
 from cove.services.sts.provider import StsProvider
 from cove.settings import Settings
 
-__all__ = ["Cove", "build", "init_state"]
+__all__ = ["Cove", "StateMismatch", "build", "init_state"]
 
 log = logging.getLogger("cove")
 
@@ -52,9 +54,21 @@ def init_state(settings: Settings) -> tuple[Database, RootKey, LocalAccount]:
     db = Database(settings.db_url)
     with db.exclusive():
         db.migrate()
-        with db.session() as session:
-            account = ensure_local_account(session, key, settings.account_id, root_key=settings.root_key)
+        try:
+            with db.session() as session:
+                account = ensure_local_account(session, key, settings.account_id, root_key=settings.root_key)
+        except InvalidTag:
+            db.dispose()
+            raise StateMismatch(
+                f"The database {db.engine.url.render_as_string(hide_password=True)} was created with another "
+                f"root key than {settings.root_key_path}: its secrets cannot be opened. Use the state "
+                "directory that created it, or a fresh database."
+            ) from None
     return db, key, account
+
+
+class StateMismatch(RuntimeError):
+    """The database and the state directory's root key do not belong together."""
 
 
 def build(settings: Settings) -> Cove:

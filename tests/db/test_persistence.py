@@ -8,7 +8,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from cove.app import init_state
+from cove.app import StateMismatch, init_state
 from cove.scenario import SAGEMAKER_TRUST
 from cove.server import EmbeddedServer, free_port
 from cove.settings import Settings
@@ -72,3 +72,15 @@ def test_operator_chosen_root_key(tmp_path: Path) -> None:
             raise AssertionError("a wrong secret was accepted")
         except ClientError as exc:
             assert exc.response["Error"]["Code"] == "SignatureDoesNotMatch"
+
+
+def test_database_with_another_root_key_is_refused_clearly(tmp_path: Path) -> None:
+    first = Settings(state_dir=tmp_path / "one")
+    db, _, _ = init_state(first)
+    db.dispose()
+    other = Settings(state_dir=tmp_path / "two", database_url=first.db_url)
+    try:
+        init_state(other)
+        raise AssertionError("a foreign root key was accepted")
+    except StateMismatch as exc:
+        assert "another root key" in str(exc) and "two" in str(exc)
