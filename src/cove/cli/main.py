@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from cove.settings import DEFAULT_HOST, DEFAULT_PORT, Settings
+
+if TYPE_CHECKING:
+    from cove.db import Database
+    from cove.services.iam.accounts import LocalAccount
 
 __all__ = ["app", "main"]
 
@@ -26,6 +30,18 @@ def _settings(state_dir: Path, **kw: object) -> Settings:
     return Settings(state_dir=state_dir).with_(**kw)
 
 
+def _open(settings: Settings) -> tuple[Database, LocalAccount]:
+    """The state directory's database and account, or a clear message and exit status 1."""
+    from cove.app import StateMismatch
+
+    try:
+        db, _key, account = init_state(settings)
+    except StateMismatch as exc:
+        console.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(1) from None
+    return db, account
+
+
 @app.command()
 def server(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = DEFAULT_HOST,
@@ -37,14 +53,13 @@ def server(
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error")] = "info",
 ) -> None:
     """Start the Cove server (AWS APIs on http://HOST:PORT)."""
-    from cove.app import init_state
     from cove.logconfig import configure_logging
     from cove.profile import write_profile
     from cove.server import serve
 
     settings = _settings(state_dir, host=host, port=port, database_url=database_url, log_level=log_level)
     configure_logging(log_level)
-    db, _key, account = init_state(settings)
+    db, account = _open(settings)
     db.dispose()
     write_profile(settings, account)
     console.print(
@@ -61,11 +76,10 @@ def env(
     port: Annotated[int, typer.Option(help="Server port clients should use.")] = DEFAULT_PORT,
 ) -> None:
     """Print export lines so that `eval "$(cove env)"` points boto3 and the AWS CLI at Cove."""
-    from cove.app import init_state
     from cove.profile import env_exports
 
     settings = _settings(state_dir, host=host, port=port)
-    db, _key, account = init_state(settings)
+    db, account = _open(settings)
     db.dispose()
     for name, value in env_exports(settings, account).items():
         typer.echo(f"export {name}={shlex.quote(value)}")
@@ -110,11 +124,10 @@ def explain_command(
     state_dir: StateDir = Path(".cove"),
 ) -> None:
     """Can SOURCE reach DESTINATION? The verdict, the hop-by-hop path and every blocker."""
-    from cove.app import init_state
     from cove.cli.explain import dumps, render
     from cove.services.ec2.explain import ExplainError, explain
 
-    db, _key, account = init_state(_settings(state_dir))
+    db, account = _open(_settings(state_dir))
     try:
         with db.read() as session:
             result = explain(
