@@ -32,7 +32,7 @@ def _settings(state_dir: Path, **kw: object) -> Settings:
 
 def _open(settings: Settings) -> tuple[Database, LocalAccount]:
     """The state directory's database and account, or a clear message and exit status 1."""
-    from cove.app import StateMismatch
+    from cove.app import StateMismatch, init_state
 
     try:
         db, _key, account = init_state(settings)
