@@ -23,7 +23,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
 
-# Debian packages Cove drives (namespaces, nftables, conntrack, FUSE); installed only when missing.
+# Debian packages Cove drives (namespaces, nftables, conntrack, FUSE) and PostgreSQL for the
+# backend tests; installed only when missing.
 system-deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
