@@ -1,0 +1,1 @@
+"""KMS: customer and AWS managed keys, real cryptography, key policies weighed with IAM."""
