@@ -1,0 +1,390 @@
+"""The blob store: encrypted, checksummed, crash-safe files holding S3 object data."""
+
+from __future__ import annotations
+
+import base64
+import errno
+import hashlib
+import os
+import re
+import secrets
+import struct
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from cove.storage.blobinfo import BlobInfo
+from cove.storage.encryption import Encryption, KeySource
+from cove.storage.errors import BlobCorrupted, BlobNotFound, DigestMismatch, InvalidRange
+
+__all__ = ["DEFAULT_CHUNK_SIZE", "HEADER_SIZE", "TAG_SIZE", "BlobStore"]
+
+DEFAULT_CHUNK_SIZE = 1 << 20
+TAG_SIZE = 16
+_MAGIC = b"COVEBLOB"
+_VERSION = 1
+# magic, format version, 4-byte nonce prefix, 3 reserved bytes.
+_HEADER = struct.Struct(">8sB4s3x")
+HEADER_SIZE = _HEADER.size
+_BLOB_ID = re.compile(r"[0-9a-f]{32}\Z")
+_COUNTER = struct.Struct(">Q")
+_CHUNK_AAD = struct.Struct(">QB")
+
+
+def _check_id(blob_id: str) -> str:
+    # Ids become paths: anything but 32 hex digits could climb out of the store.
+    if not _BLOB_ID.match(blob_id):
+        raise ValueError(f"not a blob id: {blob_id!r}")
+    return blob_id
+
+
+def _chunk_count(size: int, chunk_size: int) -> int:
+    # An empty blob still has one (empty, final) chunk, so truncating to the header is detected.
+    return max(1, -(-size // chunk_size))
+
+
+def _resolve_range(size: int, start: int, end: int | None) -> tuple[int, int]:
+    """Check [start, end) against an object of ``size`` bytes; ``end`` past the size is clamped."""
+    if end is None:
+        # A full read of an empty object is fine; any other start must fall inside the object.
+        if start == 0:
+            return 0, size
+        end = size
+    if start < 0 or start >= size or end <= start:
+        raise InvalidRange(f"range [{start}, {end}) is not satisfiable for {size} bytes")
+    return start, min(end, size)
+
+
+def _fixed_chunks(pieces: Iterable[bytes], size: int) -> Iterator[bytes | memoryview]:
+    """Re-cut the caller's pieces into ``size``-byte chunks; only the last may be short (or empty)."""
+    pending = bytearray()
+    emitted = False
+    for piece in pieces:
+        if not piece:
+            continue
+        # Slicing immutable bytes is free; anything mutable is copied once, as the caller may reuse it.
+        view = memoryview(piece if isinstance(piece, bytes) else bytes(piece)).cast("B")
+        offset = 0
+        if pending:
+            take = min(size - len(pending), len(view))
+            pending += view[:take]
+            offset = take
+            if len(pending) < size:
+                continue
+            yield bytes(pending)
+            emitted = True
+            pending.clear()
+        while len(view) - offset >= size:
+            yield view[offset : offset + size]
+            emitted = True
+            offset += size
+        pending += view[offset:]
+    if pending or not emitted:
+        yield bytes(pending)
+
+
+def _with_final_flag(chunks: Iterator[bytes | memoryview]) -> Iterator[tuple[bytes | memoryview, bool]]:
+    previous = next(chunks)
+    for chunk in chunks:
+        yield previous, False
+        previous = chunk
+    yield previous, True
+
+
+class _Sealer:
+    """Per-blob chunk crypto: nonce = 4-byte random prefix + 8-byte counter, and associated data
+    binding the blob id, the chunk index and whether it is the last chunk."""
+
+    def __init__(self, key: bytes, prefix: bytes, blob_id: str) -> None:
+        self._aead = AESGCM(key)
+        self._prefix = prefix
+        self._aad_prefix = b"cove-blob/1|" + blob_id.encode() + b"|"
+
+    def _nonce_aad(self, index: int, final: bool) -> tuple[bytes, bytes]:
+        return self._prefix + _COUNTER.pack(index), self._aad_prefix + _CHUNK_AAD.pack(index, final)
+
+    def encrypt(self, index: int, final: bool, plaintext: bytes | memoryview) -> bytes:
+        nonce, aad = self._nonce_aad(index, final)
+        return self._aead.encrypt(nonce, plaintext, aad)
+
+    def decrypt(self, index: int, final: bool, ciphertext: bytes | memoryview) -> bytes:
+        nonce, aad = self._nonce_aad(index, final)
+        try:
+            return self._aead.decrypt(nonce, ciphertext, aad)
+        except InvalidTag:
+            raise BlobCorrupted(f"chunk {index} failed authentication") from None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BlobStore:
+    """Blobs under ``root/blobs/ab/cd/<blob_id>``, staged in ``root/tmp/``. See the package docstring."""
+
+    def __init__(self, root: Path, keys: KeySource, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+        if chunk_size <= 0:
+            raise ValueError("chunk_size must be positive")
+        self.root = root
+        self._keys = keys
+        self._chunk_size = chunk_size
+        self._blobs = root / "blobs"
+        self._tmp = root / "tmp"
+        for directory in (root, self._blobs, self._tmp):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def path(self, blob_id: str) -> Path:
+        _check_id(blob_id)
+        return self._blobs / blob_id[:2] / blob_id[2:4] / blob_id
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def write(
+        self,
+        chunks: Iterable[bytes],
+        *,
+        encryption: Encryption,
+        expected_md5: str | None = None,
+        expected_sha256: str | None = None,
+    ) -> BlobInfo:
+        """Stream ``chunks`` into a new blob. Expected digests are hex; a mismatch raises
+        DigestMismatch and leaves nothing behind. The blob is durable when this returns."""
+        blob_id = secrets.token_hex(16)
+        key, wrapped, key_arn = self._keys.new_data_key(encryption)
+        prefix = secrets.token_bytes(4)
+        sealer = _Sealer(key, prefix, blob_id)
+        md5 = hashlib.md5(usedforsecurity=False)
+        sha256 = hashlib.sha256()
+        crc = 0
+        size = 0
+        tmp = self._tmp / f"{blob_id}.tmp"
+        dest = self.path(blob_id)
+        placed = False
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            with open(fd, "wb", buffering=0, closefd=True) as out:
+                out.write(_HEADER.pack(_MAGIC, _VERSION, prefix))
+                for index, (chunk, final) in enumerate(
+                    _with_final_flag(_fixed_chunks(chunks, self._chunk_size))
+                ):
+                    md5.update(chunk)
+                    sha256.update(chunk)
+                    crc = zlib.crc32(chunk, crc)
+                    size += len(chunk)
+                    _write_all(out.fileno(), sealer.encrypt(index, final, chunk))
+                os.fsync(out.fileno())
+            for algorithm, expected, actual in (
+                ("md5", expected_md5, md5.hexdigest()),
+                ("sha256", expected_sha256, sha256.hexdigest()),
+            ):
+                if expected is not None and expected.lower() != actual:
+                    raise DigestMismatch(algorithm, expected, actual)
+            self._make_dirs(dest.parent)
+            os.replace(tmp, dest)
+            placed = True
+            _fsync_dir(dest.parent)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            if placed:
+                dest.unlink(missing_ok=True)
+            raise
+        return BlobInfo(
+            blob_id=blob_id,
+            size=size,
+            md5=md5.hexdigest(),
+            sha256=sha256.hexdigest(),
+            crc32=crc,
+            chunk_size=self._chunk_size,
+            mode=encryption.mode,
+            kms_key_arn=key_arn,
+            wrapped_key=base64.b64encode(wrapped).decode(),
+            context=dict(encryption.context),
+        )
+
+    def _make_dirs(self, directory: Path) -> None:
+        # New fan-out directories must themselves be durable entries, or a crash could lose the blob.
+        missing = []
+        while not directory.exists():
+            missing.append(directory)
+            directory = directory.parent
+        for path in reversed(missing):
+            try:
+                path.mkdir(mode=0o700)
+            except FileExistsError:
+                continue
+            _fsync_dir(path.parent)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def read(self, info: BlobInfo, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Plaintext of bytes [start, end) (``end`` exclusive, clamped to the size; None = to the end).
+
+        Range, presence, file-size and key errors (InvalidRange, BlobNotFound, BlobCorrupted, the key
+        source's own) raise here, before any data; a chunk failing authentication raises BlobCorrupted
+        from the iterator. Only the chunks overlapping the range are read and decrypted."""
+        start, end = _resolve_range(info.size, start, end)
+        return self._open(info, start, end)
+
+    def _open(self, info: BlobInfo, start: int, end: int) -> Iterator[bytes]:
+        cs = info.chunk_size
+        chunks = _chunk_count(info.size, cs)
+        try:
+            fd = os.open(self.path(info.blob_id), os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise BlobNotFound(info.blob_id) from None
+        try:
+            if os.fstat(fd).st_size != HEADER_SIZE + info.size + chunks * TAG_SIZE:
+                raise BlobCorrupted(f"blob {info.blob_id} has the wrong length")
+            magic, version, prefix = _HEADER.unpack(os.pread(fd, HEADER_SIZE, 0))
+            if magic != _MAGIC or version != _VERSION:
+                raise BlobCorrupted(f"blob {info.blob_id} has an unknown header")
+            key = self._keys.unwrap(base64.b64decode(info.wrapped_key), info.encryption)
+            sealer = _Sealer(key, prefix, info.blob_id)
+        except BaseException:
+            os.close(fd)
+            raise
+        return _BlobReader(fd, _chunks(fd, sealer, info, start, end))
+
+    def read_composite(
+        self, parts: Sequence[BlobInfo], *, start: int = 0, end: int | None = None
+    ) -> Iterator[bytes]:
+        """Read [start, end) of the object formed by concatenating ``parts`` (a multipart upload),
+        touching only the parts the range overlaps. Errors raise as in ``read`` for the first part."""
+        start, end = _resolve_range(sum(p.size for p in parts), start, end)
+        segments: list[tuple[BlobInfo, int, int]] = []
+        offset = 0
+        for part in parts:
+            lo, hi = max(start, offset), min(end, offset + part.size)
+            if hi > lo:
+                segments.append((part, lo - offset, hi - offset))
+            offset += part.size
+        if not segments:
+            return iter(())
+        part, lo, hi = segments[0]
+        first = self._open(part, lo, hi)
+        return self._composite(first, segments[1:])
+
+    def _composite(self, first: Iterator[bytes], rest: list[tuple[BlobInfo, int, int]]) -> Iterator[bytes]:
+        yield from first
+        for part, lo, hi in rest:
+            yield from self._open(part, lo, hi)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def exists(self, blob_id: str) -> bool:
+        return self.path(blob_id).is_file()
+
+    def delete(self, blob_id: str) -> bool:
+        """Remove a blob; returns whether it was there. Deleting twice is fine."""
+        try:
+            self.path(blob_id).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def sweep(self, live: Callable[[str], bool], older_than_s: float) -> list[str]:
+        """Remove blobs ``live`` disowns and temp files, both only if older than ``older_than_s``
+        (so a write whose metadata commit is still in flight survives). Returns what went: blob ids,
+        and ``tmp/<name>`` for temp files. Safe to run repeatedly and concurrently."""
+        cutoff = time.time() - older_than_s
+        removed: list[str] = []
+        for entry in _scan(self._tmp):
+            if _older(entry, cutoff) and _unlink(entry):
+                removed.append(f"tmp/{entry.name}")
+        for top in _scan(self._blobs):
+            for mid in _scan(top):
+                for entry in _scan(mid):
+                    blob_id = entry.name
+                    if not _BLOB_ID.match(blob_id) or not _older(entry, cutoff) or live(blob_id):
+                        continue
+                    if _unlink(entry):
+                        removed.append(blob_id)
+        return removed
+
+
+def _chunks(fd: int, sealer: _Sealer, info: BlobInfo, start: int, end: int) -> Iterator[bytes]:
+    cs = info.chunk_size
+    last = _chunk_count(info.size, cs) - 1
+    first = start // cs
+    # One buffer for the whole read: the ciphertext is read into it and decrypted straight out of it.
+    view = memoryview(bytearray(cs + TAG_SIZE))
+    # An empty range (the full read of an empty blob) still authenticates chunk 0.
+    for index in range(first, max(first + 1, -(-end // cs))):
+        length = min(cs, info.size - index * cs) + TAG_SIZE
+        if os.preadv(fd, [view[:length]], HEADER_SIZE + index * (cs + TAG_SIZE)) != length:
+            raise BlobCorrupted(f"chunk {index} is truncated")
+        plain = sealer.decrypt(index, index == last, view[:length])
+        lo = start - index * cs if index == first else 0
+        hi = min(len(plain), end - index * cs)
+        if hi <= lo:
+            continue
+        yield plain if lo == 0 and hi == len(plain) else plain[lo:hi]
+
+
+class _BlobReader(Iterator[bytes]):
+    """Owns the blob's file descriptor, closing it when exhausted, on error, on close() or when dropped
+    (a generator alone would leak it if never started)."""
+
+    def __init__(self, fd: int, chunks: Iterator[bytes]) -> None:
+        self._fd = fd
+        self._chunks = chunks
+
+    def __next__(self) -> bytes:
+        if self._fd < 0:
+            # Never touch a closed descriptor: its number may already belong to another file.
+            raise StopIteration
+        try:
+            return next(self._chunks)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _scan(directory: Path) -> list[Path]:
+    try:
+        return list(directory.iterdir())
+    except FileNotFoundError:
+        return []
+    except NotADirectoryError:
+        return []
+
+
+def _older(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime < cutoff
+    except FileNotFoundError:
+        return False
+
+
+def _unlink(path: Path) -> bool:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    except OSError as e:
+        if e.errno in (errno.EISDIR, errno.EPERM):
+            return False
+        raise
+    return True
