@@ -19,6 +19,7 @@ from cove.services.ec2.provider import Ec2Provider
 from cove.services.iam.accounts import LocalAccount, ensure_local_account
 from cove.services.iam.authorizer import IamAuthorizer
 from cove.services.iam.provider import IamProvider
+from cove.services.kms.provider import KmsProvider
 from cove.services.sts.credentials import CredentialStore
 from cove.services.sts.provider import StsProvider
 from cove.settings import Settings
@@ -78,6 +79,7 @@ def build(settings: Settings) -> Cove:
         "iam": IamProvider(db, key),
         "sts": StsProvider(db, key, authorizer),
         "ec2": Ec2Provider(db),
+        "kms": KmsProvider(db, key),
     }
     gateway = Gateway(
         providers=providers,

@@ -17,6 +17,7 @@ from cove.services.kms.errors import InvalidCiphertextException, InvalidKeyUsage
 from cove.services.kms.tables import KmsKey
 
 __all__ = [
+    "blob_key",
     "decrypt",
     "generate_data_key",
     "is_aws_managed_alias",

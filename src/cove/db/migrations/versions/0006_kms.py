@@ -39,7 +39,9 @@ def upgrade() -> None:
         sa.Column("current_version", sa.Integer(), nullable=False),
         sa.Column("tags", sa.JSON(), nullable=False),
         sa.Column("created", cove.db.base.UtcDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name=op.f("fk_kms_keys_account_id_accounts")),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_kms_keys_account_id_accounts")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_kms_keys")),
         sa.UniqueConstraint("arn", name=op.f("uq_kms_keys_arn")),
     )
