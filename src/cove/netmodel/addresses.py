@@ -99,8 +99,16 @@ class Cidr:
 
     @classmethod
     def parse(cls, text: str) -> Cidr:
-        net = ipaddress.ip_network(text.strip(), strict=False)
-        return cls(net.version, int(net.network_address), net.prefixlen)
+        found = _CIDRS.get(text)
+        if found is None:
+            net = ipaddress.ip_network(text.strip(), strict=False)
+            found = cls(net.version, int(net.network_address), net.prefixlen)
+            # Rule sets repeat the same few blocks; parsing through ipaddress is the slow part of
+            # compiling them.
+            if len(_CIDRS) > 1 << 16:
+                _CIDRS.clear()
+            _CIDRS[text] = found
+        return found
 
     @property
     def bits(self) -> int:
@@ -137,6 +145,9 @@ class Cidr:
 
     def __str__(self) -> str:
         return f"{format_address((self.version, self.network))}/{self.prefix}"
+
+
+_CIDRS: dict[str, Cidr] = {}
 
 
 class CidrIndex(Generic[T]):
