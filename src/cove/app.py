@@ -15,6 +15,7 @@ from cove.aws.gateway import Gateway
 from cove.aws.provider import Provider
 from cove.db import Database
 from cove.keyring import RootKey
+from cove.services.cloudtrail.provider import CloudTrailProvider
 from cove.services.ec2.provider import Ec2Provider
 from cove.services.iam.accounts import LocalAccount, ensure_local_account
 from cove.services.iam.authorizer import IamAuthorizer
@@ -80,6 +81,7 @@ def build(settings: Settings) -> Cove:
         "sts": StsProvider(db, key, authorizer),
         "ec2": Ec2Provider(db),
         "kms": KmsProvider(db, key),
+        "cloudtrail": CloudTrailProvider(db),
     }
     gateway = Gateway(
         providers=providers,

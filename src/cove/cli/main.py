@@ -152,6 +152,51 @@ def explain_command(
     raise typer.Exit(0 if result["decision"] == "ALLOW" else 1)
 
 
+@app.command("audit")
+def audit_command(
+    state_dir: StateDir = Path(".cove"),
+    source: Annotated[str | None, typer.Option(help="Event source: kms, s3, … or kms.amazonaws.com.")] = None,
+    name: Annotated[str | None, typer.Option(help="Event name, e.g. Decrypt.")] = None,
+    resource: Annotated[str | None, typer.Option(help="Resource ARN, bucket name or key id.")] = None,
+    principal: Annotated[
+        str | None, typer.Option(help="Caller ARN (a role's ARN also matches its sessions).")
+    ] = None,
+    denied: Annotated[bool, typer.Option("--denied", help="Only calls refused by policy.")] = False,
+    since: Annotated[str | None, typer.Option(help="1h, 30m, 2d … or an ISO time.")] = None,
+    until: Annotated[str | None, typer.Option(help="Like --since: only events up to then.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many events, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="The CloudTrail records as JSON.")] = False,
+) -> None:
+    """Who called what, on which resource, and what policy decided it (newest first)."""
+    from cove.app import init_state
+    from cove.cli.audit import build_filter, dumps, render
+    from cove.services.cloudtrail.queries import find_events
+
+    try:
+        flt = build_filter(
+            source=source,
+            name=name,
+            resource=resource,
+            principal=principal,
+            denied=denied,
+            since=since,
+            until=until,
+        )
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(2) from None
+    db, _key, _account = init_state(_settings(state_dir))
+    try:
+        with db.read() as session:
+            records = [event.document for event in find_events(session, flt, limit=limit)]
+    finally:
+        db.dispose()
+    if as_json:
+        typer.echo(dumps(records))
+    else:
+        render(records, console)
+
+
 @app.command()
 def run(
     state_dir: StateDir = Path(".cove"),

@@ -10,12 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import insert
-
 from cove.aws.context import Principal, RequestContext
 from cove.db import Database
 from cove.policy import Decision
-from cove.services.cloudtrail.tables import AuditEventRow, AuditResourceRow
+from cove.services.cloudtrail.writer import PendingEvent, enqueue, flush
 
 __all__ = [
     "EVENT_VERSION",
@@ -23,6 +21,7 @@ __all__ = [
     "authorization_from_decision",
     "cloudtrail_record",
     "event_from_context",
+    "flush_events",
     "record_event",
     "resource",
     "resource_name",
@@ -231,7 +230,9 @@ def cloudtrail_record(event: AuditEvent) -> dict[str, Any]:
 
 
 def record_event(db: Database, event: AuditEvent) -> None:
-    """Store ``event`` in a transaction of its own (never the caller's)."""
+    """Record ``event``: committed shortly after, in a transaction of its own (never the caller's),
+    so it survives the caller's rollback. Cheap: the row is built here, the commit happens in the
+    background; :func:`flush_events` waits for it."""
     if event.event_time.tzinfo is None:
         raise ValueError("event_time must be timezone-aware")
     identity = event.user_identity
@@ -249,24 +250,21 @@ def record_event(db: Database, event: AuditEvent) -> None:
         "decision": (event.authorization or {}).get("decision"),
         "record": json.dumps(cloudtrail_record(event), separators=(",", ":"), default=str),
     }
-    # A fresh connection from the pool: the caller's session (if any) is not involved, so its
-    # rollback cannot take this row with it.
-    with db.engine.begin() as conn:
-        seq = conn.execute(insert(AuditEventRow).returning(AuditEventRow.seq), row).scalar_one()
-        if event.resources:
-            conn.execute(
-                insert(AuditResourceRow),
-                [
-                    {
-                        "event_seq": seq,
-                        "position": i,
-                        "arn": r.get("ARN", ""),
-                        "name": resource_name(r.get("ARN", "")),
-                        "type": r.get("type"),
-                    }
-                    for i, r in enumerate(event.resources)
-                ],
-            )
+    resources = tuple(
+        {
+            "position": i,
+            "arn": r.get("ARN", ""),
+            "name": resource_name(r.get("ARN", "")),
+            "type": r.get("type"),
+        }
+        for i, r in enumerate(event.resources)
+    )
+    enqueue(db, PendingEvent(row, resources))
+
+
+def flush_events(db: Database | None = None, timeout: float = 30.0) -> bool:
+    """Wait until every event recorded so far is committed (False if ``timeout`` passed first)."""
+    return flush(db, timeout)
 
 
 def resource_name(arn: str) -> str:
