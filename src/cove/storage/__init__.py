@@ -11,9 +11,9 @@ than ``older_than_s`` so in-flight writes survive.
 File format. A 16-byte header (``COVEBLOB``, format version, 4-byte random nonce prefix), then the
 plaintext cut into fixed chunks (``chunk_size``, 1 MiB by default; only the last may be short, and
 an empty blob has one empty chunk), each sealed with AES-256-GCM as ciphertext + 16-byte tag. The
-nonce is the prefix + a 64-bit chunk counter; the associated data binds the blob id, the chunk index
-and a final-chunk flag, so chunks cannot be moved between blobs, reordered, dropped or the blob
-truncated at a chunk boundary without ``BlobCorrupted``. Chunk ``i`` starts at a computable offset,
+nonce is the prefix + a 64-bit chunk counter; the associated data binds the header, the blob id,
+the chunk index and a final-chunk flag, so chunks cannot be moved between blobs, reordered or
+dropped, nor the blob truncated at a chunk boundary, without ``BlobCorrupted``. Chunk ``i`` starts at a computable offset,
 so a range read touches and decrypts only the chunks it overlaps.
 
 Keys. Every blob has its own random 256-bit data key. A ``KeySource`` makes it and wraps it; the

@@ -95,14 +95,15 @@ def _with_final_flag(chunks: Iterator[bytes | memoryview]) -> Iterator[tuple[byt
     yield previous, True
 
 
-class _Sealer:
+class _ChunkCipher:
     """Per-blob chunk crypto: nonce = 4-byte random prefix + 8-byte counter, and associated data
-    binding the blob id, the chunk index and whether it is the last chunk."""
+    binding the header, the blob id, the chunk index and whether it is the last chunk."""
 
-    def __init__(self, key: bytes, prefix: bytes, blob_id: str) -> None:
+    def __init__(self, key: bytes, header: bytes, blob_id: str) -> None:
         self._aead = AESGCM(key)
-        self._prefix = prefix
-        self._aad_prefix = b"cove-blob/1|" + blob_id.encode() + b"|"
+        self._prefix = header[9:13]
+        # The whole header is authenticated too, reserved bytes included.
+        self._aad_prefix = b"cove-blob/1|" + header + blob_id.encode() + b"|"
 
     def _nonce_aad(self, index: int, final: bool) -> tuple[bytes, bytes]:
         return self._prefix + _COUNTER.pack(index), self._aad_prefix + _CHUNK_AAD.pack(index, final)
@@ -159,8 +160,8 @@ class BlobStore:
         DigestMismatch and leaves nothing behind. The blob is durable when this returns."""
         blob_id = secrets.token_hex(16)
         key, wrapped, key_arn = self._keys.new_data_key(encryption)
-        prefix = secrets.token_bytes(4)
-        sealer = _Sealer(key, prefix, blob_id)
+        header = _HEADER.pack(_MAGIC, _VERSION, secrets.token_bytes(4))
+        sealer = _ChunkCipher(key, header, blob_id)
         md5 = hashlib.md5(usedforsecurity=False)
         sha256 = hashlib.sha256()
         crc = 0
@@ -171,7 +172,7 @@ class BlobStore:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
             with open(fd, "wb", buffering=0, closefd=True) as out:
-                out.write(_HEADER.pack(_MAGIC, _VERSION, prefix))
+                _write_all(out.fileno(), header)
                 for index, (chunk, final) in enumerate(
                     _with_final_flag(_fixed_chunks(chunks, self._chunk_size))
                 ):
@@ -243,11 +244,12 @@ class BlobStore:
         try:
             if os.fstat(fd).st_size != HEADER_SIZE + info.size + chunks * TAG_SIZE:
                 raise BlobCorrupted(f"blob {info.blob_id} has the wrong length")
-            magic, version, prefix = _HEADER.unpack(os.pread(fd, HEADER_SIZE, 0))
+            header = os.pread(fd, HEADER_SIZE, 0)
+            magic, version, _ = _HEADER.unpack(header)
             if magic != _MAGIC or version != _VERSION:
                 raise BlobCorrupted(f"blob {info.blob_id} has an unknown header")
             key = self._keys.unwrap(base64.b64decode(info.wrapped_key), info.encryption)
-            sealer = _Sealer(key, prefix, info.blob_id)
+            sealer = _ChunkCipher(key, header, info.blob_id)
         except BaseException:
             os.close(fd)
             raise
@@ -310,7 +312,7 @@ class BlobStore:
         return removed
 
 
-def _chunks(fd: int, sealer: _Sealer, info: BlobInfo, start: int, end: int) -> Iterator[bytes]:
+def _chunks(fd: int, sealer: _ChunkCipher, info: BlobInfo, start: int, end: int) -> Iterator[bytes]:
     cs = info.chunk_size
     last = _chunk_count(info.size, cs) - 1
     first = start // cs

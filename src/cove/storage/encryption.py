@@ -121,8 +121,9 @@ class SseS3KeySource:
     def unwrap(self, wrapped: bytes, encryption: Encryption) -> bytes:
         if wrapped[:1] != _WRAP_VERSION or len(wrapped) != 1 + 12 + 32 + 16:
             raise BlobCorrupted("wrapped data key has an unknown format")
+        master = self._master()  # a wrong root key is the sealer's error, not a corrupt blob
         try:
-            return self._master().decrypt(wrapped[1:13], wrapped[13:], _context_aad(encryption.context))
+            return master.decrypt(wrapped[1:13], wrapped[13:], _context_aad(encryption.context))
         except InvalidTag:
             raise BlobCorrupted("wrapped data key failed authentication") from None
 
