@@ -59,7 +59,7 @@ def _resolve_range(size: int, start: int, end: int | None) -> tuple[int, int]:
     return start, min(end, size)
 
 
-def _fixed_chunks(pieces: Iterable[bytes], size: int) -> Iterator[bytes | memoryview]:
+def _fixed_chunks(pieces: Iterable[bytes], size: int) -> Iterator[bytes | bytearray | memoryview]:
     """Re-cut the caller's pieces into ``size``-byte chunks; only the last may be short (or empty)."""
     pending = bytearray()
     emitted = False
@@ -75,9 +75,10 @@ def _fixed_chunks(pieces: Iterable[bytes], size: int) -> Iterator[bytes | memory
             offset = take
             if len(pending) < size:
                 continue
-            yield bytes(pending)
+            # Hand the full buffer over and start a new one rather than copying it.
+            yield pending
             emitted = True
-            pending.clear()
+            pending = bytearray()
         while len(view) - offset >= size:
             yield view[offset : offset + size]
             emitted = True
@@ -87,7 +88,9 @@ def _fixed_chunks(pieces: Iterable[bytes], size: int) -> Iterator[bytes | memory
         yield bytes(pending)
 
 
-def _with_final_flag(chunks: Iterator[bytes | memoryview]) -> Iterator[tuple[bytes | memoryview, bool]]:
+def _with_final_flag(
+    chunks: Iterator[bytes | bytearray | memoryview],
+) -> Iterator[tuple[bytes | bytearray | memoryview, bool]]:
     previous = next(chunks)
     for chunk in chunks:
         yield previous, False
@@ -108,7 +111,7 @@ class _ChunkCipher:
     def _nonce_aad(self, index: int, final: bool) -> tuple[bytes, bytes]:
         return self._prefix + _COUNTER.pack(index), self._aad_prefix + _CHUNK_AAD.pack(index, final)
 
-    def encrypt(self, index: int, final: bool, plaintext: bytes | memoryview) -> bytes:
+    def encrypt(self, index: int, final: bool, plaintext: bytes | bytearray | memoryview) -> bytes:
         nonce, aad = self._nonce_aad(index, final)
         return self._aead.encrypt(nonce, plaintext, aad)
 
