@@ -93,8 +93,11 @@ def blob_key(session: Session, blob: bytes) -> KmsKey:
     return key
 
 
-def _audited(caller: RequestContext, operation: str, key: KmsKey | None, exc: ServiceError | None) -> None:
-    audit.record(
+def _audited(
+    session: Session, caller: RequestContext, operation: str, key: KmsKey | None, exc: ServiceError | None
+) -> None:
+    audit.record_in(
+        session,
         audit.KmsUse(
             ctx=caller,
             operation=operation,
@@ -103,7 +106,7 @@ def _audited(caller: RequestContext, operation: str, key: KmsKey | None, exc: Se
             error_code=exc.code if exc is not None else None,
             error_message=exc.message if exc is not None else None,
             via_service=via_service(caller, key.region if key is not None else caller.region),
-        )
+        ),
     )
 
 
@@ -136,9 +139,9 @@ def generate_data_key(
         plaintext = secrets.token_bytes(number_of_bytes)
         blob = seal_with(session, key, found, plaintext, context)
     except ServiceError as exc:
-        _audited(caller, "GenerateDataKey", found, exc)
+        _audited(session, caller, "GenerateDataKey", found, exc)
         raise
-    _audited(caller, "GenerateDataKey", found, None)
+    _audited(session, caller, "GenerateDataKey", found, None)
     return plaintext, blob, found.arn
 
 
@@ -160,7 +163,7 @@ def decrypt(
         keys.check_usable(found)
         plaintext = open_blob(session, key, ciphertext, context, found)
     except ServiceError as exc:
-        _audited(caller, "Decrypt", found, exc)
+        _audited(session, caller, "Decrypt", found, exc)
         raise
-    _audited(caller, "Decrypt", found, None)
+    _audited(session, caller, "Decrypt", found, None)
     return plaintext, found.arn

@@ -111,6 +111,7 @@ class KmsProvider(Provider):
     def __init__(self, db: Database, key: RootKey) -> None:
         self.db = db
         self.key = key
+        audit.bind(db)
 
     # Plumbing
 
@@ -146,6 +147,7 @@ class KmsProvider(Provider):
 
     def _audit(self, ctx: RequestContext, arn: str | None, exc: ServiceError | None) -> None:
         audit.record(
+            self.db,
             audit.KmsUse(
                 ctx=ctx,
                 operation=ctx.operation,
@@ -153,7 +155,7 @@ class KmsProvider(Provider):
                 allowed=not isinstance(exc, KmsAccessDenied),
                 error_code=exc.code if exc is not None else None,
                 error_message=exc.message if exc is not None else None,
-            )
+            ),
         )
 
     # Keys
