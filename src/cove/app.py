@@ -21,6 +21,7 @@ from cove.services.iam.accounts import LocalAccount, ensure_local_account
 from cove.services.iam.authorizer import IamAuthorizer
 from cove.services.iam.provider import IamProvider
 from cove.services.kms.provider import KmsProvider
+from cove.services.s3.provider import S3Provider
 from cove.services.sts.credentials import CredentialStore
 from cove.services.sts.provider import StsProvider
 from cove.settings import Settings
@@ -82,6 +83,7 @@ def build(settings: Settings) -> Cove:
         "ec2": Ec2Provider(db),
         "kms": KmsProvider(db, key),
         "cloudtrail": CloudTrailProvider(db),
+        "s3": S3Provider(db, key, authorizer, settings.state_dir / "blobs"),
     }
     gateway = Gateway(
         providers=providers,

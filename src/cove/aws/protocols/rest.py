@@ -449,6 +449,11 @@ class RestCodec:
     def serialize(self, operation: OperationModel, output: dict[str, Any], request_id: str) -> HttpResponse:
         shape = operation.output_shape
         response = HttpResponse(status=int(operation.http.get("responseCode", 200)))
+        # A handler may answer with another success status, named as boto3 reports it (S3's 206
+        # for a range, 304 for a GET whose If-None-Match matched).
+        metadata = output.get("ResponseMetadata")
+        if isinstance(metadata, dict) and "HTTPStatusCode" in metadata:
+            response.status = int(metadata["HTTPStatusCode"])
         response.headers.update(self.request_id_headers(operation.service_model, request_id))
         if shape is None:
             return response
