@@ -3,9 +3,11 @@ with real request contexts, real IAM principals and real VPC endpoints."""
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -115,8 +117,7 @@ class World:
         return ctx, None
 
 
-def _iam_user(client: ClientFactory, server: EmbeddedServer, *policies: str) -> Credential:
-    iam = client("iam")
+def _iam_user(iam: Any, server: EmbeddedServer, *policies: str) -> Credential:
     name = f"s3u-{uuid.uuid4().hex[:8]}"
     iam.create_user(UserName=name)
     for i, document in enumerate(policies):
@@ -213,7 +214,7 @@ def world(cove_server: EmbeddedServer, client: ClientFactory) -> World:
     role_arn = f"arn:aws:iam::{account}:role/{role}"
     # Roles may not be assumed by root accounts: a user with sts:AssumeRole does it.
     assumer = _iam_user(
-        client, cove_server, _doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn})
+        iam, cove_server, _doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn})
     )
     sts = client(
         "sts", aws_access_key_id=assumer.access_key_id, aws_secret_access_key=assumer.secret_access_key
@@ -232,10 +233,10 @@ def world(cove_server: EmbeddedServer, client: ClientFactory) -> World:
     assert root is not None
     credentials = {
         "root": root,
-        "alice": _iam_user(client, cove_server),
-        "bob": _iam_user(client, cove_server, _doc(ALL_S3)),
+        "alice": _iam_user(iam, cove_server),
+        "bob": _iam_user(iam, cove_server, _doc(ALL_S3)),
         "carol": _iam_user(
-            client,
+            iam,
             cove_server,
             _doc(
                 ALL_S3, {"Sid": "NoDeletes", "Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"}
@@ -847,3 +848,165 @@ def test_resource_arn() -> None:
     assert access.resource_arn("b") == "arn:aws:s3:::b"
     assert access.resource_arn("b", "a/b c.txt") == "arn:aws:s3:::b/a/b c.txt"
     assert access.resource_arn("b", "") == "arn:aws:s3:::b/"
+
+
+# -- the same rules through boto3 and the live server, with a listener standing for the endpoint --
+
+
+class _Listener:
+    """A second HTTP listener on the server's gateway whose requests carry a VPC endpoint's source
+    context: what the network layer attaches inside a VPC."""
+
+    def __init__(self, server: EmbeddedServer, source: SourceContext) -> None:
+        import threading
+
+        import uvicorn
+
+        from cove.aws.asgi import GatewayApp
+        from cove.server import free_port
+
+        self.port = free_port()
+        app = GatewayApp(server.cove.gateway, source=lambda scope: source)
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="vpce-listener", daemon=True)
+
+    def __enter__(self) -> str:
+        import time
+
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            assert self._thread.is_alive() and time.monotonic() < deadline, "listener did not start"
+            time.sleep(0.01)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=15)
+
+
+@functools.cache
+def _s3(endpoint_url: str, credential: Credential) -> Any:
+    # Creating a botocore client costs most of a second: one per listener and caller.
+    import boto3
+    from botocore.config import Config
+
+    return boto3.Session(
+        aws_access_key_id=credential.access_key_id,
+        aws_secret_access_key=credential.secret_access_key,
+        region_name="us-east-1",
+    ).client("s3", endpoint_url=endpoint_url, config=Config(retries={"max_attempts": 1}))
+
+
+@pytest.fixture(scope="module")
+def listener(world: World) -> Iterator[Callable[[str], str]]:
+    """``listener("ep")``: the URL of a listener for that source, started on first use."""
+    started: dict[str, tuple[_Listener, str]] = {}
+
+    def url(source: str) -> str:
+        if source not in started:
+            one = _Listener(world.server, world.sources[source])
+            started[source] = (one, one.__enter__())
+        return started[source][1]
+
+    yield url
+    for one, _ in started.values():
+        one.__exit__()
+
+
+@pytest.fixture(scope="module")
+def live_bucket(world: World, client: ClientFactory) -> str:
+    pytest.importorskip("cove.services.s3.provider")
+    from cove.services.s3.policies import put_bucket_policy
+    from cove.services.s3.tables import S3Bucket
+
+    name = f"vpce-only-{uuid.uuid4().hex[:8]}"
+    client("s3").create_bucket(Bucket=name)
+    document = _doc(
+        {
+            "Sid": "OnlyThroughEndpoint",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{name}/*"],
+            "Condition": {"StringNotEquals": {"aws:SourceVpce": world.endpoints["ep"]}},
+        },
+        {
+            "Sid": "KmsOnly",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": [f"arn:aws:s3:::{name}/*"],
+            "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+        },
+    )
+    # PutBucketPolicy may not be wired to a handler yet: the service function sets it.
+    with world.server.cove.db.session() as session:
+        row = session.get(S3Bucket, name)
+        assert row is not None
+        put_bucket_policy(session, row, document)
+    return name
+
+
+def test_live_bucket_policy_requires_the_endpoint(
+    world: World, live_bucket: str, listener: Callable[[str], str]
+) -> None:
+    from botocore.exceptions import ClientError
+
+    bob = world.credentials["bob"]
+    outside = _s3(world.server.endpoint_url, bob)
+    with pytest.raises(ClientError) as exc:
+        outside.put_object(Bucket=live_bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms")
+    error = exc.value.response["Error"]
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert error["Code"] == "AccessDenied"
+    assert error["Message"] == (
+        f"User: {bob.principal.arn} is not authorized to perform: s3:PutObject on resource: "
+        f'"arn:aws:s3:::{live_bucket}/k" with an explicit deny in a resource-based policy'
+    )
+    inside = _s3(listener("ep"), bob)
+    inside.put_object(
+        Bucket=live_bucket, Key="k", Body=b"through the endpoint", ServerSideEncryption="aws:kms"
+    )
+    assert inside.get_object(Bucket=live_bucket, Key="k")["Body"].read() == b"through the endpoint"
+    # The bucket policy still wants SSE-KMS, endpoint or not.
+    with pytest.raises(ClientError) as exc:
+        inside.put_object(Bucket=live_bucket, Key="plain", Body=b"x")
+    assert exc.value.response["Error"]["Message"].endswith("with an explicit deny in a resource-based policy")
+    with pytest.raises(ClientError) as exc:
+        outside.get_object(Bucket=live_bucket, Key="k")
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_live_endpoint_policy_gates_requests(
+    world: World, client: ClientFactory, live_bucket: str, listener: Callable[[str], str]
+) -> None:
+    from botocore.exceptions import ClientError
+
+    bob = world.credentials["bob"]
+    name = f"gate-{uuid.uuid4().hex[:8]}"
+    client("s3").create_bucket(Bucket=name)
+    client("s3").put_object(Bucket=name, Key="k", Body=b"x")
+    assert _s3(world.server.endpoint_url, bob).get_object(Bucket=name, Key="k")["Body"].read() == b"x"
+    with pytest.raises(ClientError) as exc:
+        _s3(listener("ep-only"), bob).get_object(Bucket=name, Key="k")
+    assert exc.value.response["Error"]["Message"] == (
+        f"User: {bob.principal.arn} is not authorized to perform: s3:GetObject on resource: "
+        f'"arn:aws:s3:::{name}/k" because no VPC endpoint policy allows the s3:GetObject action'
+    )
+    # A Deny in the bucket policy outranks the endpoint policy's silence.
+    with pytest.raises(ClientError) as exc:
+        _s3(listener("ep-only"), bob).get_object(Bucket=live_bucket, Key="k")
+    assert exc.value.response["Error"]["Message"].endswith("with an explicit deny in a resource-based policy")
+
+
+def test_live_anonymous_is_told_access_denied(live_bucket: str, listener: Callable[[str], str]) -> None:
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(f"{listener('ep')}/{live_bucket}/k", timeout=10)
+    assert exc.value.code == 403
+    body = exc.value.read().decode()
+    assert "<Code>AccessDenied</Code>" in body and "<Message>Access Denied</Message>" in body
