@@ -52,7 +52,7 @@ def test_other_region_has_its_own_default_vpc(cove_server: EmbeddedServer, ec2: 
     west_subnets = west.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [west_vpcs[0]["VpcId"]]}])[
         "Subnets"
     ]
-    assert sorted(s["AvailabilityZone"] for s in west_subnets) == ["us-west-1b", "us-west-1c"]
+    assert sorted(s["AvailabilityZone"] for s in west_subnets) == ["us-west-1a", "us-west-1b"]
     with pytest.raises(ClientError) as exc:
         west.describe_vpcs(VpcIds=[home[0]["VpcId"]])
     assert exc.value.response["Error"]["Code"] == "InvalidVpcID.NotFound"

@@ -120,6 +120,9 @@ def test_associations_and_main_table(ec2: Any, vpc: dict[str, str]) -> None:
     new_id = ec2.replace_route_table_association(AssociationId=assoc["AssociationId"], RouteTableId=other)
     assert new_id["NewAssociationId"] != assoc["AssociationId"]
     assert _table(ec2, other)["Associations"][0]["SubnetId"] == vpc["subnet"]
+    # Replacing with the table already associated changes nothing, the id included.
+    same = ec2.replace_route_table_association(AssociationId=new_id["NewAssociationId"], RouteTableId=other)
+    assert same["NewAssociationId"] == new_id["NewAssociationId"]
     ec2.disassociate_route_table(AssociationId=new_id["NewAssociationId"])
     with pytest.raises(ClientError) as exc:
         ec2.disassociate_route_table(AssociationId=new_id["NewAssociationId"])

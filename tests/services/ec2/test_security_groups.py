@@ -453,7 +453,8 @@ def test_filters_and_pagination(ec2: Any, vpc_id: str) -> None:
     assert ids(("ip-permission.to-port", ["5433"])) == {tagged}
     assert ids(("ip-permission.protocol", ["tcp"])) == {tagged}
     assert ids(("ip-permission.group-id", [plain])) == {tagged}
-    assert ids(("ip-permission.group-name", [plain_name])) == {tagged}
+    # AWS lists VPC pairs without GroupName, so the group-name filters match no VPC group.
+    assert ids(("ip-permission.group-name", [plain_name])) == set()
     assert ids(("egress.ip-permission.cidr", ["10.8.0.0/16"])) == {plain}
     assert ids(("egress.ip-permission.protocol", ["udp"])) == {plain}
     assert ids(("egress.ip-permission.from-port", ["53"])) == {plain}
@@ -535,3 +536,14 @@ def test_vpc_deletion_with_security_resources(cove_server: EmbeddedServer, ec2: 
         ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["SecurityGroups"] == []
     )
     assert ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["NetworkAcls"] == []
+
+
+def test_rules_group_id_filter_rejects_malformed_ids(ec2: Any, vpc_id: str) -> None:
+    with pytest.raises(ClientError) as err:
+        ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": ["foobar"]}])
+    assert code(err) == "InvalidGroupId.Malformed"
+    assert message(err) == "The security group ID 'foobar' is malformed"
+    unknown = ec2.describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": ["sg-005216b55886f0fdc"]}]
+    )
+    assert unknown["SecurityGroupRules"] == []

@@ -35,6 +35,9 @@ def test_create_subnet_shape(ec2: Any, vpc_id: str) -> None:
     assert subnet["State"] == "available" and subnet["DefaultForAz"] is False
     assert subnet["MapPublicIpOnLaunch"] is False
     assert subnet["SubnetArn"].endswith(f":subnet/{subnet['SubnetId']}")
+    assert subnet["Tags"] == []  # CreateSubnet shows the empty tag set, DescribeSubnets omits it
+    described = ec2.describe_subnets(SubnetIds=[subnet["SubnetId"]])["Subnets"][0]
+    assert "Tags" not in described
     by_zone = ec2.describe_subnets(
         Filters=[
             {"Name": "vpc-id", "Values": [vpc_id]},
@@ -65,6 +68,16 @@ def test_subnet_range(ec2: Any, vpc_id: str, cidr: str) -> None:
     with pytest.raises(ClientError) as exc:
         ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr)
     assert _error(exc) == ("InvalidSubnet.Range", f"The CIDR '{cidr}' is invalid.")
+
+
+@pytest.mark.parametrize("cidr", ["1000.1.0.0/20", "not-a-cidr", "10.0.0.0"])
+def test_subnet_malformed_cidr(ec2: Any, vpc_id: str, cidr: str) -> None:
+    with pytest.raises(ClientError) as exc:
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr)
+    assert _error(exc) == (
+        "InvalidParameterValue",
+        f"Value ({cidr}) for parameter cidrBlock is invalid. This is not a valid CIDR block.",
+    )
 
 
 def test_subnet_conflict_and_zone_errors(ec2: Any, vpc_id: str) -> None:

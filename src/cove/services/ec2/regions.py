@@ -37,8 +37,9 @@ REGIONS: dict[str, tuple[str, int]] = {
     "sa-east-1": ("sae1", 3),
 }
 
-# us-west-1 famously lacks an "a" zone for new accounts; its zones are b and c.
-_ZONE_LETTERS = {"us-west-1": "bc"}
+# Zone letters map to physical zones per account in AWS; us-west-1's two zones are "a" and "b" here
+# (accounts see a/b, b/c or a/c), the pair boto3-based suites written against older accounts expect.
+_ZONE_LETTERS = {"us-west-1": "ab"}
 
 _ZONE_FILTERS: FilterSpec = {
     "group-name": field("GroupName"),

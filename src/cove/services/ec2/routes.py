@@ -419,6 +419,8 @@ def replace_route_table_association(
         raise invalid_value(
             f"Route table {table_id} and association {association_id} belong to different networks."
         )
+    if assoc.route_table_id == table.id:
+        return assoc  # already there: nothing to replace, so the association keeps its id
     replacement = RouteTableAssociation(
         id=new_id("rtbassoc"),
         route_table_id=table.id,

@@ -463,26 +463,9 @@ def delete_vpc_security(session: Session, vpc_id: str) -> None:
 # Describe ----------------------------------------------------------------------------------------
 
 
-def _pair_names(session: Session, views: list[dict[str, Any]]) -> dict[str, str]:
-    ids = {
-        pair["GroupId"]
-        for view in views
-        for key in ("IpPermissions", "IpPermissionsEgress")
-        for perm in view[key]
-        for pair in perm["UserIdGroupPairs"]
-    }
-    if not ids:
-        return {}
-    rows = session.execute(select(SecurityGroup.id, SecurityGroup.name).where(SecurityGroup.id.in_(ids)))
-    return {gid: name for gid, name in rows}
-
-
-def _named_pairs(key: str) -> Any:
-    def values(view: dict[str, Any]) -> list[str]:
-        names: dict[str, str] = view.get("_names", {})
-        return [names.get(pair["GroupId"], "") for perm in view[key] for pair in perm["UserIdGroupPairs"]]
-
-    return values
+def _no_pair_names(view: dict[str, Any]) -> list[str]:
+    """VPC groups' pairs carry no GroupName in AWS's answers, so AWS's group-name filters match none."""
+    return []
 
 
 def _permission_filters(prefix: str, key: str) -> dict[str, Any]:
@@ -490,7 +473,7 @@ def _permission_filters(prefix: str, key: str) -> dict[str, Any]:
         f"{prefix}ip-permission.cidr": path(key, "IpRanges", "CidrIp"),
         f"{prefix}ip-permission.from-port": path(key, "FromPort"),
         f"{prefix}ip-permission.group-id": path(key, "UserIdGroupPairs", "GroupId"),
-        f"{prefix}ip-permission.group-name": _named_pairs(key),
+        f"{prefix}ip-permission.group-name": _no_pair_names,
         f"{prefix}ip-permission.ipv6-cidr": path(key, "Ipv6Ranges", "CidrIpv6"),
         f"{prefix}ip-permission.prefix-list-id": path(key, "PrefixListIds", "PrefixListId"),
         f"{prefix}ip-permission.protocol": path(key, "IpProtocol"),
@@ -542,14 +525,9 @@ def describe_security_groups(
         groups = [g for g in groups if g.id in wanted]
     rules = _rules(session, [g.id for g in groups])
     views = [group_view(g, rules.get(g.id, [])) for g in groups]
-    if any("group-name" in str(f.get("Name", "")) for f in params.get("Filters") or []):
-        names_by_id = _pair_names(session, views)
-        for view in views:
-            view["_names"] = names_by_id
     kept = apply_filters(views, params.get("Filters"), _GROUP_FILTERS)
     page, extra = paginate(kept, params.get("MaxResults"), params.get("NextToken"))
-    out = [{k: v for k, v in view.items() if not k.startswith("_")} for view in page]
-    return {"SecurityGroups": out, **extra}
+    return {"SecurityGroups": page, **extra}
 
 
 _RULE_FILTERS: FilterSpec = {
@@ -566,6 +544,14 @@ def describe_security_group_rules(
         .where(SecurityGroupRule.account_id == account_id, SecurityGroupRule.region == region)
         .order_by(SecurityGroupRule.group_id, SecurityGroupRule.position, SecurityGroupRule.id)
     )
+    for flt in params.get("Filters") or []:
+        if flt.get("Name") == "group-id":
+            for value in flt.get("Values") or []:
+                # AWS validates group ids given to this filter (not mere absence: that matches nothing).
+                if not str(value).startswith("sg-"):
+                    raise Ec2Error(
+                        f"The security group ID '{value}' is malformed", code="InvalidGroupId.Malformed"
+                    )
     ids = params.get("SecurityGroupRuleIds") or []
     if ids:
         query = query.where(SecurityGroupRule.id.in_(ids))

@@ -123,7 +123,10 @@ class TopologyOperations(Ec2Operations):
     @operation("CreateSubnet")
     def create_subnet(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
         with self.db.session() as s:
-            return {"Subnet": subnets.subnet_view(subnets.create_subnet(s, ctx.account_id, ctx.region, p))}
+            view = subnets.subnet_view(subnets.create_subnet(s, ctx.account_id, ctx.region, p))
+            # CreateSubnet answers with a tag set even when empty; DescribeSubnets leaves it out.
+            view.setdefault("Tags", [])
+            return {"Subnet": view}
 
     @operation("DescribeSubnets")
     def describe_subnets(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
