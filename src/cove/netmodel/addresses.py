@@ -188,8 +188,11 @@ class CidrIndex(Generic[T]):
         return found
 
     def longest(self, address: Address) -> list[T] | None:
-        for _, values in self.lookup(address):
-            return values
+        version, value = address
+        for _, shift, bucket in self._tables.get(version, ()):
+            hit = bucket.get(value >> shift)
+            if hit is not None:
+                return hit
         return None
 
 

@@ -42,7 +42,6 @@ from cove.netmodel.resources import (
     RouteTargetKind,
     Service,
     Subnet,
-    VpcEndpoint,
 )
 from cove.netmodel.verdict import (
     Blocker,
@@ -69,6 +68,7 @@ _DNS_PORT = 53
 
 
 _CONTEXT = "evaluation"
+_NO_ADDRESSES: frozenset[Address] = frozenset()
 
 
 def evaluate(network: Network, flow: Flow) -> Verdict:
@@ -103,10 +103,18 @@ class _Context:
             address, eni.id, net.eni_vpc[eni.id], net.subnets[eni.subnet_id], eni, net.security_groups_of(eni)
         )
 
+    def resolvers(self, vpc_id: str | None) -> frozenset[Address]:
+        return self.net.resolver_addresses.get(vpc_id or "", _NO_ADDRESSES)
+
     def subnet(self, subnet: Subnet) -> _SubnetView:
         view = self.subnets.get(subnet.id)
         if view is None:
             view = self.subnets[subnet.id] = _SubnetView(self.net, subnet)
+        return view
+
+    def side_view(self, side: _Side) -> _SubnetView:
+        assert side.subnet is not None
+        view = side.view = self.subnet(side.subnet)
         return view
 
 
@@ -138,6 +146,7 @@ class _Side:
         "sg_ids",
         "sg_ingress",
         "subnet",
+        "view",
         "vpc_id",
     )
 
@@ -156,6 +165,7 @@ class _Side:
         self.subnet = subnet
         self.eni = eni
         self.sg_ids = sg_ids
+        self.view: _SubnetView | None = None
         self.sg_egress: SgMatcher | None = None
         self.sg_ingress: SgMatcher | None = None
         self._source: Fact | None = None
@@ -202,21 +212,9 @@ _Boundary = tuple["_SubnetView", "_SubnetView | None", Address, Address, tuple[i
 
 
 class _Evaluation:
-    __slots__ = (
-        "blocked",
-        "boundaries",
-        "c",
-        "ctx",
-        "endpoint",
-        "facts",
-        "flow",
-        "nat",
-        "net",
-        "port",
-        "proto",
-        "service",
-        "t",
-    )
+    # Set only on the paths that need them.
+    service: Service | None = None
+    nat: NatGateway | None = None
 
     def __init__(self, network: Network, context: _Context, flow: Flow) -> None:
         self.net = network
@@ -231,9 +229,6 @@ class _Evaluation:
         self.facts: list[Fact] = []
         self.blocked = False
         self.boundaries: list[_Boundary] = []
-        self.service: Service | None = None
-        self.endpoint: VpcEndpoint | None = None
-        self.nat: NatGateway | None = None
 
     # -- entry -------------------------------------------------------------------------------
 
@@ -243,7 +238,7 @@ class _Evaluation:
         if self.blocked:  # the two ends cannot meet at all (different VPCs)
             return self._verdict(src, dst)
         self.facts.insert(0, src.source_fact())
-        if dst.address in self.net.resolver_addresses.get(src.vpc_id or "", frozenset()):
+        if dst.address in self.ctx.resolvers(src.vpc_id):
             self._resolver(src, dst)
             return self._verdict(src, dst)
         eni = src.eni
@@ -490,10 +485,10 @@ class _Evaluation:
     def _walk(self, src: _Side, dst: _Side) -> None:
         net, ctx = self.net, self.ctx
         vpc_id = src.vpc_id or ""
-        assert src.subnet is not None
-        current = ctx.subnet(src.subnet)
-        dst_subnet = dst.subnet if dst.vpc_id == vpc_id else None
-        dst_view = ctx.subnet(dst_subnet) if dst_subnet is not None else None
+        current = src.view or ctx.side_view(src)
+        dst_view = (
+            (dst.view or ctx.side_view(dst)) if dst.vpc_id == vpc_id and dst.subnet is not None else None
+        )
         packet_src = src.address
         dst_address = dst.address
         source_port = self.flow.source_port
@@ -638,16 +633,14 @@ class _Evaluation:
             self._hop(Hop(dst.label, "subnet", "deny", "", "", message))
             return
         endpoint = self.net.endpoint_by_eni.get(eni.id) if self.net.endpoint_by_eni else None
-        if endpoint is not None:
-            self.endpoint = endpoint
-            if self.proto != TCP:
-                self._block(
-                    C.PROTOCOL_RESTRICTION,
-                    endpoint.id,
-                    "vpc-endpoint",
-                    "ingress",
-                    f"interface endpoint {endpoint.id} accepts only TCP, not {protocol_name(self.proto)}",
-                )
+        if endpoint is not None and self.proto != TCP:
+            self._block(
+                C.PROTOCOL_RESTRICTION,
+                endpoint.id,
+                "vpc-endpoint",
+                "ingress",
+                f"interface endpoint {endpoint.id} accepts only TCP, not {protocol_name(self.proto)}",
+            )
         if eni.kind is not EniKind.NAT_GATEWAY:
             self._security_groups(dst, False, packet_src, peer_sgs)
         if endpoint is not None:
@@ -696,7 +689,6 @@ class _Evaluation:
     def _gateway_endpoint(self, vpce_id: str, dst: _Side, vpc_id: str) -> None:
         net = self.net
         endpoint = net.vpc_endpoints[vpce_id]
-        self.endpoint = endpoint
         service = net.services.get(endpoint.service_name)
         if endpoint.type is not EndpointType.GATEWAY or endpoint.vpc_id != vpc_id:
             self._block(
