@@ -133,9 +133,9 @@ def test_malformed_authorization_header(cove_server: EmbeddedServer) -> None:
 def test_presigned_urls(client: ClientFactory) -> None:
     s3 = client("s3")
     good = s3.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"}, ExpiresIn=300)
-    # Authentication passes; the operation itself is not part of this server yet.
+    # Authentication passes; the bucket does not exist.
     resp = httpx.get(good)
-    assert resp.status_code == 501 and "GetObject" in resp.text
+    assert resp.status_code == 404 and "<Code>NoSuchBucket</Code>" in resp.text
     tampered = good.replace("Key", "Key").replace("/b/k", "/b/other")
     assert httpx.get(tampered).status_code == 403
     expiring = s3.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"}, ExpiresIn=1)
