@@ -100,7 +100,10 @@ def dumps(records: list[dict[str, Any]]) -> str:
 
 
 def render(records: list[dict[str, Any]], console: Console) -> None:
-    table = Table("time", "principal", "event", "resource", "result", "VPC endpoint")
+    table = Table()
+    # ARNs and policy names are what an audit is read for: wrap them rather than cut them short.
+    for header in ("time", "principal", "event", "resource", "result", "VPC endpoint"):
+        table.add_column(header, overflow="fold")
     for record in records:
         result = describe_result(record)
         source = str(record.get("eventSource", "")).removesuffix(".amazonaws.com")
