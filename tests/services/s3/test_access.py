@@ -1010,3 +1010,51 @@ def test_live_anonymous_is_told_access_denied(live_bucket: str, listener: Callab
     assert exc.value.code == 403
     body = exc.value.read().decode()
     assert "<Code>AccessDenied</Code>" in body and "<Message>Access Denied</Message>" in body
+
+
+TAGGED_ONLY = _doc(
+    {
+        "Sid": "PublicTagged",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::data/*",
+        "Condition": {"StringEquals": {"s3:ExistingObjectTag/classification": "public"}},
+    },
+    {
+        "Sid": "NoSecretTags",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:PutObjectTagging",
+        "Resource": "arn:aws:s3:::data/*",
+        "Condition": {"ForAnyValue:StringEquals": {"s3:RequestObjectTagKeys": ["secret"]}},
+    },
+)
+
+
+def test_object_tag_condition_keys(world: World) -> None:
+    public = access.existing_tag_keys({"classification": "public"})
+    private = access.existing_tag_keys({"classification": "internal"})
+    assert (
+        world.decide(
+            "anonymous", "internet", "GetObject", "data", "k", bucket_policy=TAGGED_ONLY, extra_keys=public
+        )[1]
+        is None
+    )
+    denied = world.decide(
+        "anonymous", "internet", "GetObject", "data", "k", bucket_policy=TAGGED_ONLY, extra_keys=private
+    )[1]
+    assert denied is not None and denied.message == "Access Denied"
+    ok = access.request_tag_keys({"team": "ml"})
+    bad = access.request_tag_keys({"team": "ml", "secret": "x"})
+    assert ok["s3:RequestObjectTag/team"] == "ml" and bad["s3:RequestObjectTagKeys"] == ["team", "secret"]
+    assert (
+        world.decide(
+            "bob", "internet", "PutObjectTagging", "data", "k", bucket_policy=TAGGED_ONLY, extra_keys=ok
+        )[1]
+        is None
+    )
+    denied = world.decide(
+        "bob", "internet", "PutObjectTagging", "data", "k", bucket_policy=TAGGED_ONLY, extra_keys=bad
+    )[1]
+    assert denied is not None and denied.message.endswith("with an explicit deny in a resource-based policy")

@@ -27,6 +27,8 @@ __all__ = [
     "action_for",
     "authorize",
     "endpoint_policy",
+    "existing_tag_keys",
+    "request_tag_keys",
     "resource_arn",
 ]
 
@@ -251,6 +253,18 @@ def endpoint_policy(session: Session, vpce_id: str, vpc_id: str | None = None) -
     if document is None:
         return _NOTHING
     return _parsed(document, policy.PolicyKind.ENDPOINT, vpce_id)
+
+
+def existing_tag_keys(tags: dict[str, str]) -> dict[str, str | list[str]]:
+    """``s3:ExistingObjectTag/<key>`` for each tag the object already has (for extra_keys)."""
+    return {f"s3:ExistingObjectTag/{k}": v for k, v in tags.items()}
+
+
+def request_tag_keys(tags: dict[str, str]) -> dict[str, str | list[str]]:
+    """``s3:RequestObjectTag/<key>`` and ``s3:RequestObjectTagKeys`` for tags a request sets."""
+    keys: dict[str, str | list[str]] = {f"s3:RequestObjectTag/{k}": v for k, v in tags.items()}
+    keys["s3:RequestObjectTagKeys"] = list(tags)
+    return keys
 
 
 def _condition_keys(
