@@ -68,8 +68,25 @@ def protocol_name(number: int) -> str:
 
 
 def parse_address(text: str) -> Address:
-    ip = ipaddress.ip_address(text.strip())
-    return (ip.version, int(ip))
+    found = _ADDRESSES.get(text)
+    if found is None:
+        try:
+            ip = ipaddress.ip_address(text.strip())
+        except ValueError:
+            found = _NOT_AN_ADDRESS
+        else:
+            found = (ip.version, int(ip))
+        # Flows name the same few hosts and services over and over; ipaddress is slow.
+        if len(_ADDRESSES) > 1 << 16:
+            _ADDRESSES.clear()
+        _ADDRESSES[text] = found
+    if found is _NOT_AN_ADDRESS:
+        raise ValueError(f"{text.strip()!r} does not appear to be an IPv4 or IPv6 address")
+    return found
+
+
+_NOT_AN_ADDRESS: Address = (0, -1)
+_ADDRESSES: dict[str, Address] = {}
 
 
 _TEXT: dict[Address, str] = {}

@@ -244,17 +244,40 @@ class Verdict:
         return tuple(b.code.value for b in self.blockers)
 
     def to_dict(self) -> dict[str, Any]:
-        def hops(items: tuple[Hop, ...]) -> list[dict[str, Any]]:
-            return [dict(h._asdict(), sequence=n) for n, h in enumerate(items, 1)]
-
         path, blockers, rules, return_path = self._explanation()
         return {
             "flow": self.flow.to_dict(),
             "decision": self.decision.value,
             "source": self.source,
             "destination": self.destination,
-            "path": hops(path),
-            "return_path": hops(return_path),
-            "blockers": [dict(b._asdict(), code=b.code.value) for b in blockers],
-            "deciding_rules": [d._asdict() for d in rules],
+            "path": _hops(path),
+            "return_path": _hops(return_path),
+            "blockers": [
+                {
+                    "code": b.code.value,
+                    "component_id": b.component_id,
+                    "component_type": b.component_type,
+                    "direction": b.direction,
+                    "message": b.message,
+                    "rule": b.rule,
+                    "path": b.path,
+                }
+                for b in blockers
+            ],
+            "deciding_rules": [dict(zip(DecidingRule._fields, d, strict=True)) for d in rules],
         }
+
+
+def _hops(items: tuple[Hop, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "component_id": h.component_id,
+            "component_type": h.component_type,
+            "action": h.action,
+            "direction": h.direction,
+            "rule": h.rule,
+            "detail": h.detail,
+            "sequence": n,
+        }
+        for n, h in enumerate(items, 1)
+    ]
