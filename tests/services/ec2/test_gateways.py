@@ -46,6 +46,9 @@ def test_internet_gateway_lifecycle(ec2: Any, net: dict[str, str]) -> None:
     shown = ec2.describe_internet_gateways(InternetGatewayIds=[igw_id])["InternetGateways"][0]
     assert shown["Attachments"] == [{"State": "available", "VpcId": net["vpc"]}]
     with pytest.raises(ClientError) as exc:
+        ec2.detach_internet_gateway(InternetGatewayId=igw_id, VpcId="vpc-deadbeef")
+    assert _code(exc) == "Gateway.NotAttached"
+    with pytest.raises(ClientError) as exc:
         ec2.attach_internet_gateway(InternetGatewayId=igw_id, VpcId=net["vpc"])
     assert _code(exc) == "Resource.AlreadyAssociated"
     with pytest.raises(ClientError) as exc:
@@ -157,3 +160,17 @@ def test_private_nat_gateway(ec2: Any, net: dict[str, str]) -> None:
     nat = ec2.create_nat_gateway(SubnetId=net["subnet"], ConnectivityType="private")["NatGateway"]
     assert nat["ConnectivityType"] == "private" and "PublicIp" not in nat["NatGatewayAddresses"][0]
     ec2.delete_nat_gateway(NatGatewayId=nat["NatGatewayId"])
+
+
+def test_egress_only_gateway_lifecycle(ec2: Any, net: dict[str, str]) -> None:
+    created = ec2.create_egress_only_internet_gateway(VpcId=net["vpc"])["EgressOnlyInternetGateway"]
+    eigw_id = created["EgressOnlyInternetGatewayId"]
+    assert eigw_id.startswith("eigw-")
+    assert created["Attachments"] == [{"State": "attached", "VpcId": net["vpc"]}]
+    shown = ec2.describe_egress_only_internet_gateways(EgressOnlyInternetGatewayIds=[eigw_id])
+    assert [g["EgressOnlyInternetGatewayId"] for g in shown["EgressOnlyInternetGateways"]] == [eigw_id]
+    ec2.delete_egress_only_internet_gateway(EgressOnlyInternetGatewayId=eigw_id)
+    with pytest.raises(ClientError) as exc:
+        ec2.create_egress_only_internet_gateway(VpcId="vpc-says-what")
+    assert _code(exc) == "InvalidVpcID.NotFound"
+    assert exc.value.response["Error"]["Message"] == "VpcID vpc-says-what does not exist."

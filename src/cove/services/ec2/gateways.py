@@ -161,7 +161,7 @@ def attach_internet_gateway(session: Session, account_id: str, region: str, igw_
 
 def detach_internet_gateway(session: Session, account_id: str, region: str, igw_id: str, vpc_id: str) -> None:
     igw = _get_igw(session, account_id, region, igw_id)
-    vpcs.get_vpc(session, account_id, region, vpc_id)
+    # No existence check on the VPC: a gateway is "not attached" to an unknown VPC as to any other.
     if igw.vpc_id != vpc_id:
         raise Ec2Error(f"resource {igw_id} is not attached to network {vpc_id}", code="Gateway.NotAttached")
     igw.vpc_id = None
@@ -218,7 +218,11 @@ def egress_only_view(igw: InternetGateway) -> dict[str, Any]:
 def create_egress_only_internet_gateway(
     session: Session, account_id: str, region: str, params: dict[str, Any]
 ) -> InternetGateway:
-    vpc = vpcs.get_vpc(session, account_id, region, params["VpcId"])
+    try:
+        vpc = vpcs.get_vpc(session, account_id, region, params["VpcId"])
+    except Ec2Error as error:
+        # This call words the missing VPC its own way.
+        raise Ec2Error(f"VpcID {params['VpcId']} does not exist.", code=error.code) from None
     igw = InternetGateway(
         id=new_id("eigw"),
         account_id=account_id,
