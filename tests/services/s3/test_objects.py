@@ -81,6 +81,13 @@ def test_content_md5(s3: Any, bucket: str) -> None:
     assert _error(exc) == ("BadDigest", 400)
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="k2")
+    streamed = os.urandom(2 * 1024 * 1024)  # over the streaming threshold: checked while stored
+    digest = base64.b64encode(hashlib.md5(streamed).digest()).decode()
+    s3.put_object(Bucket=bucket, Key="s", Body=streamed, ContentMD5=digest)
+    assert s3.get_object(Bucket=bucket, Key="s")["Body"].read() == streamed
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="s2", Body=streamed, ContentMD5=wrong)
+    assert _error(exc) == ("BadDigest", 400)
 
 
 @pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "SHA1", "SHA256"])
