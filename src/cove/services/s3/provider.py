@@ -29,7 +29,7 @@ from cove.aws.provider import Provider, operation
 from cove.db import Database
 from cove.keyring import RootKey
 from cove.services.iam.authorizer import IamAuthorizer
-from cove.services.s3 import access, buckets, checksums, listing, objects
+from cove.services.s3 import access, buckets, checksums, listing, objects, policies
 from cove.services.s3.chunked import ChunkedReader, is_aws_chunked
 from cove.services.s3.conditions import NOT_MODIFIED, ByteRange, check_preconditions, parse_range
 from cove.services.s3.errors import (
@@ -385,6 +385,26 @@ class S3Provider(Provider):
         with self.db.session() as s:
             bucket = self._bucket(s, ctx, p)
             bucket.tags = None
+        return {}
+
+    @operation("PutBucketPolicy")
+    def put_bucket_policy(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
+        with self.db.session() as s:
+            bucket = self._bucket(s, ctx, p)
+            policies.put_bucket_policy(s, bucket, p["Policy"])
+        return {}
+
+    @operation("GetBucketPolicy")
+    def get_bucket_policy(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
+        with self.db.read() as s:
+            bucket = self._bucket(s, ctx, p)
+            return {"Policy": policies.get_bucket_policy(s, bucket)}
+
+    @operation("DeleteBucketPolicy")
+    def delete_bucket_policy(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
+        with self.db.session() as s:
+            bucket = self._bucket(s, ctx, p)
+            policies.delete_bucket_policy(s, bucket)
         return {}
 
     # -- objects -----------------------------------------------------------------------------------
