@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cove.profile import env_exports
+from cove.scenario.data import data_steps
 from cove.scenario.identity import SAGEMAKER_TRUST, identity_steps
 from cove.scenario.network import network_steps
 from cove.scenario.steps import Clients, Steps
@@ -40,6 +41,8 @@ def run_scenario(state_dir: Path, *, port: int = 0, console: Console | None = No
         role_arn = identity_steps(steps, client, server.cove.account.account_id, settings.region)
         console.rule("network", style="dim")
         network_steps(steps, client, server.cove, role_arn)
+        console.rule("data at rest", style="dim")
+        data_steps(steps, client, settings.state_dir)
 
         console.rule("services", style="dim")
         table = Table("service", "operations implemented")
