@@ -203,18 +203,7 @@ def _subnet_ipv6(vpc: Vpc, raw: str) -> str:
 def create_subnet(session: Session, account_id: str, region: str, params: dict[str, Any]) -> Subnet:
     vpc = vpcs.get_vpc(session, account_id, region, params["VpcId"])
     raw = params.get("CidrBlock")
-    if not raw:
-        raise Ec2Error("The request must contain the parameter CidrBlock", code="MissingParameter")
-    try:
-        if "/" not in str(raw):
-            raise ValueError(raw)
-        ipaddress.IPv4Network(str(raw), strict=False)
-    except ValueError:
-        # As for VPCs: a malformed block is a bad value, a well-formed one of the wrong size a range error.
-        raise invalid_value(
-            f"Value ({raw}) for parameter cidrBlock is invalid. This is not a valid CIDR block."
-        ) from None
-    cidr = vpcs.canonical_cidr(str(raw), "InvalidSubnet.Range")
+    cidr = vpcs.cidr_parameter(raw, "InvalidSubnet.Range")
     net = ipaddress.IPv4Network(cidr)
     if not any(net.subnet_of(ipaddress.IPv4Network(a["CidrBlock"])) for a in vpc.cidr_blocks):
         raise Ec2Error(f"The CIDR '{raw}' is invalid.", code="InvalidSubnet.Range")

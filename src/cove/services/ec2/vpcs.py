@@ -202,8 +202,9 @@ def _new_vpc(
     return vpc
 
 
-def create_vpc(session: Session, account_id: str, region: str, params: dict[str, Any]) -> Vpc:
-    raw = params.get("CidrBlock")
+def cidr_parameter(raw: object, range_code: str) -> str:
+    """The ``CidrBlock`` of CreateVpc/CreateSubnet, canonicalised. Not a CIDR at all is a bad value;
+    a well-formed block of the wrong size is the caller's ``range_code`` error."""
     if not raw:
         raise Ec2Error("The request must contain the parameter CidrBlock", code="MissingParameter")
     try:
@@ -211,11 +212,14 @@ def create_vpc(session: Session, account_id: str, region: str, params: dict[str,
             raise ValueError(raw)
         ipaddress.IPv4Network(str(raw), strict=False)
     except ValueError:
-        # Not an address at all is a bad value; a well-formed block of the wrong size is a range error.
         raise invalid_value(
             f"Value ({raw}) for parameter cidrBlock is invalid. This is not a valid CIDR block."
         ) from None
-    cidr = canonical_cidr(str(raw), "InvalidVpc.Range")
+    return canonical_cidr(str(raw), range_code)
+
+
+def create_vpc(session: Session, account_id: str, region: str, params: dict[str, Any]) -> Vpc:
+    cidr = cidr_parameter(params.get("CidrBlock"), "InvalidVpc.Range")
     tenancy = params.get("InstanceTenancy") or "default"
     if tenancy not in ("default", "dedicated"):
         raise invalid_value(
