@@ -2,14 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from cove.aws.context import RequestContext
 from cove.aws.provider import Provider
 from cove.db import Database
+from cove.services.ec2 import vpcs
+from cove.services.ec2.errors import Ec2Error
 
 __all__ = ["Ec2Operations"]
 
 
 class Ec2Operations(Provider):
+    """Every EC2 handler honours ``DryRun`` and finds the caller's default VPC in place: this base
+    wraps them all, so no family repeats either."""
+
     service = "ec2"
 
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    def handler(
+        self, operation_name: str
+    ) -> Callable[[RequestContext, dict[str, Any]], dict[str, Any]] | None:
+        fn = super().handler(operation_name)
+        if fn is None:
+            return None
+
+        def run(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+            if params.get("DryRun"):
+                raise Ec2Error(
+                    "Request would have succeeded, but DryRun flag is set.",
+                    code="DryRunOperation",
+                    status=412,
+                )
+            account, region = ctx.account_id, ctx.region
+            if not vpcs.default_vpc_ready(account, region):
+                with vpcs.DEFAULT_VPC_LOCK:
+                    if not vpcs.default_vpc_ready(account, region):
+                        with self.db.session() as s:
+                            vpcs.ensure_default_vpc(s, account, region)
+                        vpcs.mark_default_vpc_ready(account, region)
+            return fn(ctx, params)
+
+        return run

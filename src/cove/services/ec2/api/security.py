@@ -8,30 +8,17 @@ from cove.aws.context import RequestContext
 from cove.aws.provider import operation
 from cove.services.ec2 import network_acls, security_groups
 from cove.services.ec2.api.base import Ec2Operations
-from cove.services.ec2.errors import Ec2Error
 
 __all__ = ["SecurityOperations"]
 
 Out = dict[str, Any]
 
 
-def _dry_run(p: dict[str, Any]) -> None:
-    if p.get("DryRun"):
-        raise Ec2Error(
-            "Request would have succeeded, but DryRun flag is set.", code="DryRunOperation", status=412
-        )
-
-
 class SecurityOperations(Ec2Operations):
-    def _ready(self, ctx: RequestContext, p: dict[str, Any]) -> None:
-        """DryRun (the topology family's wrapper also creates the default VPC before any handler)."""
-        _dry_run(p)
-
     # Security groups ----------------------------------------------------------------------------
 
     @operation("CreateSecurityGroup")
     def create_security_group(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
-        self._ready(ctx, p)
         with self.db.session() as s:
             group = security_groups.create_security_group(s, ctx.account_id, ctx.region, p)
             out: Out = {"GroupId": group.id, "SecurityGroupArn": security_groups.group_arn(group)}
@@ -41,32 +28,27 @@ class SecurityOperations(Ec2Operations):
 
     @operation("DeleteSecurityGroup")
     def delete_security_group(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
-        self._ready(ctx, p)
         with self.db.session() as s:
             group_id = security_groups.delete_security_group(s, ctx.account_id, ctx.region, p)
         return {"Return": True, "GroupId": group_id}
 
     @operation("DescribeSecurityGroups")
     def describe_security_groups(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
-        self._ready(ctx, p)
         with self.db.read() as s:
             return security_groups.describe_security_groups(s, ctx.account_id, ctx.region, p)
 
     @operation("DescribeSecurityGroupRules")
     def describe_security_group_rules(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
-        self._ready(ctx, p)
         with self.db.read() as s:
             return security_groups.describe_security_group_rules(s, ctx.account_id, ctx.region, p)
 
     @operation("GetSecurityGroupsForVpc")
     def get_security_groups_for_vpc(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
-        self._ready(ctx, p)
         with self.db.read() as s:
             return security_groups.get_security_groups_for_vpc(s, ctx.account_id, ctx.region, p)
 
     @operation("DescribeSecurityGroupReferences")
     def describe_security_group_references(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
-        self._ready(ctx, p)
         with self.db.read() as s:
             refs = security_groups.describe_security_group_references(
                 s, ctx.account_id, ctx.region, list(p.get("GroupId") or [])
@@ -74,7 +56,6 @@ class SecurityOperations(Ec2Operations):
         return {"SecurityGroupReferenceSet": refs}
 
     def _authorize(self, ctx: RequestContext, p: dict[str, Any], *, egress: bool) -> Out:
-        self._ready(ctx, p)
         with self.db.session() as s:
             group = security_groups.resolve_group(
                 s, ctx.account_id, ctx.region, p.get("GroupId"), p.get("GroupName")
@@ -91,7 +72,6 @@ class SecurityOperations(Ec2Operations):
         return self._authorize(ctx, p, egress=True)
 
     def _revoke(self, ctx: RequestContext, p: dict[str, Any], *, egress: bool) -> Out:
-        self._ready(ctx, p)
         with self.db.session() as s:
             group = security_groups.resolve_group(
                 s, ctx.account_id, ctx.region, p.get("GroupId"), p.get("GroupName")
@@ -107,7 +87,6 @@ class SecurityOperations(Ec2Operations):
         return self._revoke(ctx, p, egress=True)
 
     def _descriptions(self, ctx: RequestContext, p: dict[str, Any], *, egress: bool) -> Out:
-        self._ready(ctx, p)
         with self.db.session() as s:
             group = security_groups.resolve_group(
                 s, ctx.account_id, ctx.region, p.get("GroupId"), p.get("GroupName")
@@ -125,7 +104,6 @@ class SecurityOperations(Ec2Operations):
 
     @operation("ModifySecurityGroupRules")
     def modify_security_group_rules(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
-        self._ready(ctx, p)
         with self.db.session() as s:
             group = security_groups.get_group(s, ctx.account_id, ctx.region, str(p["GroupId"]))
             security_groups.modify_security_group_rules(s, group, list(p.get("SecurityGroupRules") or []))
@@ -135,7 +113,6 @@ class SecurityOperations(Ec2Operations):
 
     @operation("CreateNetworkAcl")
     def create_network_acl(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
-        self._ready(ctx, p)
         with self.db.session() as s:
             acl = network_acls.create_network_acl(s, ctx.account_id, ctx.region, p)
             view = network_acls.describe_network_acls(
@@ -148,34 +125,29 @@ class SecurityOperations(Ec2Operations):
 
     @operation("DeleteNetworkAcl")
     def delete_network_acl(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
-        self._ready(ctx, p)
         with self.db.session() as s:
             network_acls.delete_network_acl(s, ctx.account_id, ctx.region, str(p["NetworkAclId"]))
         return {}
 
     @operation("DescribeNetworkAcls")
     def describe_network_acls(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
-        self._ready(ctx, p)
         with self.db.read() as s:
             return network_acls.describe_network_acls(s, ctx.account_id, ctx.region, p)
 
     @operation("CreateNetworkAclEntry")
     def create_network_acl_entry(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
-        self._ready(ctx, p)
         with self.db.session() as s:
             network_acls.put_entry(s, ctx.account_id, ctx.region, p, replace=False)
         return {}
 
     @operation("ReplaceNetworkAclEntry")
     def replace_network_acl_entry(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
-        self._ready(ctx, p)
         with self.db.session() as s:
             network_acls.put_entry(s, ctx.account_id, ctx.region, p, replace=True)
         return {}
 
     @operation("DeleteNetworkAclEntry")
     def delete_network_acl_entry(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
-        self._ready(ctx, p)
         with self.db.session() as s:
             network_acls.delete_entry(
                 s, ctx.account_id, ctx.region, str(p["NetworkAclId"]), int(p["RuleNumber"]), bool(p["Egress"])
@@ -184,7 +156,6 @@ class SecurityOperations(Ec2Operations):
 
     @operation("ReplaceNetworkAclAssociation")
     def replace_network_acl_association(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
-        self._ready(ctx, p)
         with self.db.session() as s:
             new_id = network_acls.replace_association(
                 s, ctx.account_id, ctx.region, str(p["AssociationId"]), str(p["NetworkAclId"])

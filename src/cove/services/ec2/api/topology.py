@@ -1,19 +1,13 @@
-"""Handlers for VPCs, subnets, route tables, gateways, elastic IPs, NAT gateways, ENIs and regions.
-
-This family also wraps every EC2 handler (its ``handler`` override sits before the others in the
-provider's MRO) to honour ``DryRun`` and to create the caller's default VPC on its first request.
-"""
+"""Handlers for VPCs, subnets, route tables, gateways, elastic IPs, NAT gateways, ENIs and regions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from cove.aws.context import RequestContext
 from cove.aws.provider import operation
 from cove.services.ec2 import gateways, interfaces, regions, routes, subnets, vpcs
 from cove.services.ec2.api.base import Ec2Operations
-from cove.services.ec2.errors import Ec2Error
 
 __all__ = ["TopologyOperations"]
 
@@ -21,31 +15,6 @@ Out = dict[str, Any]
 
 
 class TopologyOperations(Ec2Operations):
-    def handler(
-        self, operation_name: str
-    ) -> Callable[[RequestContext, dict[str, Any]], dict[str, Any]] | None:
-        fn = super().handler(operation_name)
-        if fn is None:
-            return None
-
-        def run(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-            if params.get("DryRun"):
-                raise Ec2Error(
-                    "Request would have succeeded, but DryRun flag is set.",
-                    code="DryRunOperation",
-                    status=412,
-                )
-            account, region = ctx.account_id, ctx.region
-            if not vpcs.default_vpc_ready(account, region):
-                with vpcs.DEFAULT_VPC_LOCK:
-                    if not vpcs.default_vpc_ready(account, region):
-                        with self.db.session() as s:
-                            vpcs.ensure_default_vpc(s, account, region)
-                        vpcs.mark_default_vpc_ready(account, region)
-            return fn(ctx, params)
-
-        return run
-
     # Regions and account
 
     @operation("DescribeRegions")
