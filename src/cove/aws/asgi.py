@@ -75,6 +75,10 @@ class ReceiveStream:
         self._buffer += message.get("body", b"")
         self._done = not message.get("more_body", False)
 
+    @property
+    def finished(self) -> bool:
+        return self._done and not self._buffer
+
     async def _next_message(self) -> Message:
         return await self._receive()
 
@@ -108,16 +112,23 @@ class GatewayApp:
         if _streamed(scope):
             # The handler pulls the body as it goes; everything runs in a worker thread.
             request = to_request(scope, b"")
-            request.stream = ReceiveStream(receive)
-            call = await anyio.to_thread.run_sync(self.gateway.prepare, request, self.source(scope))
-            inline = False
-        else:
-            request = to_request(scope, await read_body(receive))
-            call = self.gateway.prepare(request, self.source(scope))
-            inline = not isinstance(call, HttpResponse) and call.inline
+            stream = request.stream = ReceiveStream(receive)
+            prepared = await anyio.to_thread.run_sync(self.gateway.prepare, request, self.source(scope))
+            if isinstance(prepared, HttpResponse):
+                streamed = prepared
+            else:
+                streamed = await anyio.to_thread.run_sync(self.gateway.run, prepared)
+            if not stream.finished:
+                # The request failed before its body was read: the rest of it is still on the wire,
+                # so this connection cannot carry another request.
+                streamed.headers["connection"] = "close"
+            await self._send(scope, streamed, send)
+            return
+        request = to_request(scope, await read_body(receive))
+        call = self.gateway.prepare(request, self.source(scope))
         if isinstance(call, HttpResponse):
             response = call
-        elif inline:
+        elif call.inline:
             response = self.gateway.run(call)
         else:
             # Writes may wait on database locks or fsync: keep the event loop free for other clients.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -194,9 +195,12 @@ def material(session: Session, root: RootKey, key: KmsKey, version: int | None =
     wanted = key.current_version if version is None else version
     row = session.get(KmsKeyMaterial, (key.id, wanted))
     if row is None and version is None and wanted == 1:
-        # AWS managed keys made where no root key was at hand get their material on first use.
-        add_material(session, root, key, None, utcnow())
-        session.flush()
+        # AWS managed keys made where no root key was at hand get their material on first use;
+        # concurrent first uses must agree on one, so it is committed on its own under the lock.
+        with _MANAGED_KEY_LOCK, Session(session.get_bind()) as own, own.begin():
+            mine = own.get(KmsKey, key.id)
+            if mine is not None and own.get(KmsKeyMaterial, (key.id, wanted)) is None:
+                add_material(own, root, mine, None, utcnow())
         row = session.get(KmsKeyMaterial, (key.id, wanted))
     if row is None:
         raise NotFoundException(f"Key material version {wanted} of {key.arn} does not exist")
@@ -263,21 +267,43 @@ def _by_alias(session: Session, account_id: str, region: str, name: str, now: da
     return row
 
 
-def aws_managed_key(
-    session: Session, root: RootKey | None, account_id: str, region: str, alias: str, now: datetime
-) -> KmsKey:
-    """The AWS managed key behind ``alias/aws/<service>``, created on first use."""
+_MANAGED_KEY_LOCK = threading.Lock()
+
+
+def _managed_alias(session: Session, account_id: str, region: str, alias: str) -> KmsKey | None:
     existing = session.scalars(
         select(KmsAlias).where(
             KmsAlias.account_id == account_id, KmsAlias.region == region, KmsAlias.name == alias
         )
     ).first()
-    if existing is not None:
-        row = session.get(KmsKey, existing.key_id)
-        if row is not None:
-            return row
+    return session.get(KmsKey, existing.key_id) if existing is not None else None
+
+
+def aws_managed_key(
+    session: Session, root: RootKey | None, account_id: str, region: str, alias: str, now: datetime
+) -> KmsKey:
+    """The AWS managed key behind ``alias/aws/<service>``, created on first use.
+
+    Concurrent first uses (the parts of one multipart upload) must agree on one key: it is created
+    under a process lock in a transaction of its own and committed before the caller reads it back.
+    """
+    row = _managed_alias(session, account_id, region, alias)
+    if row is not None:
+        return row
     if alias != AWS_S3_ALIAS:
         raise NotFoundException(f"Alias arn:aws:kms:{region}:{account_id}:{alias} is not found.")
+    with _MANAGED_KEY_LOCK, Session(session.get_bind()) as own, own.begin():
+        if _managed_alias(own, account_id, region, alias) is None:
+            _create_managed_key(own, root, account_id, region, alias, now)
+    row = _managed_alias(session, account_id, region, alias)
+    if row is None:
+        raise NotFoundException(f"Alias arn:aws:kms:{region}:{account_id}:{alias} is not found.")
+    return row
+
+
+def _create_managed_key(
+    session: Session, root: RootKey | None, account_id: str, region: str, alias: str, now: datetime
+) -> None:
     service = alias.removeprefix("alias/aws/")
     row = create_key(
         session,
@@ -298,7 +324,6 @@ def aws_managed_key(
         KmsAlias(account_id=account_id, region=region, name=alias, key_id=row.id, created=now, updated=now)
     )
     session.flush()
-    return row
 
 
 def check_usable(key: KmsKey) -> None:
