@@ -14,13 +14,29 @@ from cove.services.iam import generation
 from cove.services.iam.holders import ROLE, USER
 from cove.services.iam.tables import ManagedPolicy, Role
 
-__all__ = ["IamAuthorizer", "IdentityPolicies", "engine_principal", "identity_policies"]
+__all__ = [
+    "IamAuthorizer",
+    "IdentityPolicies",
+    "engine_principal",
+    "global_condition_keys",
+    "identity_policies",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class IdentityPolicies:
     policies: tuple[policy.Policy, ...]
     boundary: policy.Policy | None = None
+
+
+def global_condition_keys(ctx: RequestContext, region: str | None = None) -> dict[str, policy.ContextValue]:
+    """The global condition keys every request carries: where it came from (the listener's trusted
+    source context), when, and for which region."""
+    keys: dict[str, policy.ContextValue] = dict(ctx.source.condition_keys())
+    keys["aws:CurrentTime"] = ctx.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    keys["aws:EpochTime"] = str(int(ctx.now.timestamp()))
+    keys["aws:RequestedRegion"] = region or ctx.region
+    return keys
 
 
 def engine_principal(principal: Principal) -> policy.Principal:
@@ -84,10 +100,7 @@ class IamAuthorizer:
         extra_keys: dict[str, str | list[str]] | None = None,
     ) -> policy.Decision:
         principal = ctx.principal
-        keys: dict[str, policy.ContextValue] = dict(ctx.source.condition_keys())
-        keys["aws:CurrentTime"] = ctx.now.strftime("%Y-%m-%dT%H:%M:%SZ")
-        keys["aws:EpochTime"] = str(int(ctx.now.timestamp()))
-        keys["aws:RequestedRegion"] = ctx.region
+        keys = global_condition_keys(ctx)
         if extra_keys:
             keys.update(extra_keys)
         request = policy.RequestContext(

@@ -17,7 +17,7 @@ from cove import policy
 from cove.aws.context import RequestContext
 from cove.policy import Decision, EvalDecision, PolicyLayer
 from cove.services.ec2.tables.endpoints import VpcEndpoint
-from cove.services.iam.authorizer import engine_principal, identity_policies
+from cove.services.iam.authorizer import engine_principal, global_condition_keys, identity_policies
 from cove.services.kms.errors import KmsAccessDenied
 from cove.services.kms.keys import parse_key_policy
 from cove.services.kms.tables import KmsGrant, KmsKey
@@ -84,10 +84,7 @@ def grant_matches(grant: KmsGrant, operation: str, context: dict[str, str] | Non
 def _request(
     ctx: RequestContext, key: KmsKey, action: str, context: dict[str, str] | None, via_service: str | None
 ) -> policy.RequestContext:
-    keys: dict[str, policy.ContextValue] = dict(ctx.source.condition_keys())
-    keys["aws:CurrentTime"] = ctx.now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    keys["aws:EpochTime"] = str(int(ctx.now.timestamp()))
-    keys["aws:RequestedRegion"] = key.region
+    keys = global_condition_keys(ctx, key.region)
     keys["kms:CallerAccount"] = ctx.principal.account_id
     keys["kms:KeySpec"] = key.key_spec
     keys["kms:KeyUsage"] = key.key_usage
