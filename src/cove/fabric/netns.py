@@ -1,0 +1,139 @@
+"""Network namespaces: create, enter from one thread, run commands inside, open sockets inside.
+
+Cove's namespaces live under /run/netns (as `ip netns` keeps them) so that `ip`, `nft` and
+`conntrack` can address them by name. Entering is per thread (`setns(2)` changes only the calling
+thread), which is how the server opens listening sockets inside a VPC: a socket keeps the
+namespace it was created in after the thread leaves it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import socket
+import subprocess
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+__all__ = [
+    "NETNS_DIR",
+    "NamespaceError",
+    "create",
+    "entered",
+    "exists",
+    "listing",
+    "remove",
+    "run",
+    "socket_in",
+    "unprivileged",
+]
+
+NETNS_DIR = Path("/run/netns")
+_CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+class NamespaceError(RuntimeError):
+    """A kernel command failed; the message carries the command and what it printed."""
+
+
+def _setns(fd: int) -> None:
+    if _libc.setns(fd, _CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def exists(name: str) -> bool:
+    return (NETNS_DIR / name).exists()
+
+
+def listing(prefix: str = "") -> list[str]:
+    if not NETNS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(prefix))
+
+
+def create(name: str) -> bool:
+    """Create the namespace if missing; True when it was created now. Loopback is brought up."""
+    if exists(name):
+        return False
+    result = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
+    if result.returncode != 0 and not exists(name):
+        raise NamespaceError(f"ip netns add {name}: {result.stderr.strip()}")
+    run(name, ["ip", "link", "set", "lo", "up"])
+    return True
+
+
+def remove(name: str) -> bool:
+    """Delete the namespace (its veths go with it). True when something was removed."""
+    if not exists(name):
+        return False
+    result = subprocess.run(["ip", "netns", "del", name], capture_output=True, text=True)
+    if result.returncode != 0 and exists(name):
+        raise NamespaceError(f"ip netns del {name}: {result.stderr.strip()}")
+    return True
+
+
+def run(
+    name: str, argv: Sequence[str], *, input: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run a command inside the namespace as root (kernel configuration, never user code)."""
+    result = subprocess.run(["ip", "netns", "exec", name, *argv], input=input, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        shown = " ".join(argv)
+        raise NamespaceError(f"[{name}] {shown}: {(result.stderr or result.stdout).strip()}")
+    return result
+
+
+def unprivileged(name: str, argv: Sequence[str]) -> list[str]:
+    """The command line that runs `argv` inside the namespace without the capabilities that
+    would let it change the network or escape (CAP_NET_ADMIN, CAP_SYS_ADMIN and friends)."""
+    dropped = "-net_admin,-sys_admin,-sys_module,-sys_ptrace,-sys_rawio,-bpf,-perfmon"
+    return [
+        "ip",
+        "netns",
+        "exec",
+        name,
+        "setpriv",
+        f"--bounding-set={dropped}",
+        f"--inh-caps={dropped}",
+        "--",
+        *argv,
+    ]
+
+
+@contextlib.contextmanager
+def entered(name: str) -> Iterator[None]:
+    """Run the body with this thread inside the namespace, then return to where it was."""
+    with open("/proc/thread-self/ns/net", "rb") as home, open(NETNS_DIR / name, "rb") as target:
+        _setns(target.fileno())
+        try:
+            yield
+        finally:
+            _setns(home.fileno())
+
+
+def socket_in(
+    name: str,
+    address: tuple[str, int],
+    *,
+    kind: int = socket.SOCK_STREAM,
+    backlog: int = 128,
+    transparent: bool = False,
+) -> socket.socket:
+    """A bound (and, for TCP, listening) socket that lives in the namespace."""
+    with entered(name):
+        sock = socket.socket(socket.AF_INET, kind)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if transparent:
+            sock.setsockopt(socket.SOL_IP, 19, 1)  # IP_TRANSPARENT
+        sock.bind(address)
+        if kind == socket.SOCK_STREAM:
+            sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    return sock
