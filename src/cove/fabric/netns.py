@@ -28,6 +28,7 @@ __all__ = [
     "run",
     "socket_in",
     "unprivileged",
+    "write_sysctl",
 ]
 
 NETNS_DIR = Path("/run/netns")
@@ -137,3 +138,11 @@ def socket_in(
         sock.close()
         raise
     return sock
+
+
+def write_sysctl(name: str, key: str, value: str) -> None:
+    """Set a per-namespace sysctl (`net.ipv4.conf.v1.proxy_arp`) from this thread, without a fork:
+    /proc/sys/net resolves against the network namespace of the thread that opens it."""
+    path = "/proc/sys/" + key.replace(".", "/")
+    with entered(name), open(path, "w") as handle:
+        handle.write(value)

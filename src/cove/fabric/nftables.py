@@ -1,0 +1,225 @@
+"""Render one VPC router's NACLs and security groups as an nftables table.
+
+The table `inet cove` in the router namespace sees every packet between two ENIs (routed /32
+veths, so even traffic within a subnet crosses the router) and between an ENI and a gateway. Its
+forward chain does, in order:
+
+1. NACLs, stateless, before any conntrack shortcut: the outbound chain of the source subnet and
+   the inbound chain of the destination subnet, each only when the packet crosses that subnet's
+   boundary (`oifname @if_<subnet>` means "stays inside"). Allow rules `return`, deny rules and
+   the final `*` rule log and drop.
+2. `ct state established,related accept`: security groups are stateful.
+3. The egress chain of the sending ENI and the ingress chain of the receiving ENI; a matching
+   allow rule `return`s, the end of the chain logs and drops (`<eni>|sg-<dir>|implicit`).
+
+The input chain guards the router itself: only the exempt services (Amazon DNS at VPC+2 and
+169.254.169.253, the credentials endpoint) answer there; they are exempt from NACLs and security
+groups and never reach the forward chain, so they are never flow-logged.
+
+Every drop logs to NFLOG group `NFLOG_GROUP` with the rule set's `<component>|<layer>|<rule>`
+prefix, which the flow-log collector turns into REJECT records.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from cove.fabric.names import NFLOG_GROUP, NFT_TABLE, Names
+from cove.netmodel import NaclChain, NaclRule, SgChain, SgRule, VpcRouter
+
+__all__ = ["CREDENTIALS_ADDRESS", "render_table", "set_name"]
+
+CREDENTIALS_ADDRESS = "169.254.170.2"
+_PROTOCOL_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "ipv6-icmp"}
+
+
+def set_name(component_id: str) -> str:
+    return "s_" + component_id.replace("-", "_")
+
+
+def _chain(component_id: str, suffix: str) -> str:
+    return "c_" + component_id.replace("-", "_") + "_" + suffix
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text)
+
+
+def _family_of(cidr: str) -> str:
+    return "ip6" if ":" in cidr else "ip"
+
+
+def _address_match(field: str, cidr: str) -> str:
+    family = _family_of(cidr)
+    if cidr in ("0.0.0.0/0", "::/0"):
+        return f"meta nfproto {'ipv6' if family == 'ip6' else 'ipv4'}"
+    return f"{family} {field} {cidr}"
+
+
+def _protocol_match(protocol: int, ports: tuple[int, int] | None, icmp_type: int, icmp_code: int) -> str:
+    if protocol == -1:
+        return ""
+    name = _PROTOCOL_NAMES.get(protocol, str(protocol))
+    parts = [f"meta l4proto {name}"]
+    if protocol in (6, 17) and ports is not None and ports != (0, 65535):
+        low, high = ports
+        parts.append(f"th dport {low}" if low == high else f"th dport {low}-{high}")
+    if protocol == 1:
+        if icmp_type != -1:
+            parts.append(f"icmp type {icmp_type}")
+        if icmp_code != -1:
+            parts.append(f"icmp code {icmp_code}")
+    return " ".join(parts)
+
+
+def _drop(prefix: str) -> str:
+    return f"log prefix {_quote(prefix)} group {NFLOG_GROUP} drop"
+
+
+def _nacl_rule(rule: NaclRule, field: str) -> str:
+    match = " ".join(
+        part
+        for part in (
+            _address_match(field, rule.cidr),
+            _protocol_match(rule.protocol, rule.ports, rule.icmp_type, rule.icmp_code),
+        )
+        if part
+    )
+    return f"{match} {'return' if rule.action == 'accept' else _drop(rule.log_prefix)}"
+
+
+def _nacl_chain(chain: NaclChain) -> list[str]:
+    field = "daddr" if chain.direction == "outbound" else "saddr"
+    body = [_nacl_rule(rule, field) for rule in chain.rules]
+    return _block(_chain(chain.network_acl_id, chain.direction), body)
+
+
+def _sg_rule(rule: SgRule, field: str) -> str:
+    if rule.peer_kind == "cidr":
+        peer = _address_match(field, rule.peer)
+    else:
+        peer = f"ip {field} @{set_name(rule.peer)}"
+    protocol = _protocol_match(rule.protocol, rule.ports, rule.icmp_type, rule.icmp_code)
+    return " ".join(part for part in (peer, protocol, "return") if part)
+
+
+def _sg_chain(chain: SgChain, kind: str) -> list[str]:
+    body: list[str] = []
+    egress = chain.direction == "egress"
+    if egress:
+        # EC2's source/destination check: an ENI sends only from its own addresses.
+        sources = ", ".join(a for a in chain.addresses if ":" not in a)
+        if sources:
+            body.append(f"meta nfproto ipv4 ip saddr != {{ {sources} }} drop")
+        if kind == "vpc_endpoint":
+            # Interface endpoints answer; they never open connections.
+            body.append(_drop(chain.implicit_log_prefix))
+    if chain.accept_protocols is not None:
+        allowed = ", ".join(_PROTOCOL_NAMES.get(p, str(p)) for p in chain.accept_protocols)
+        body.append(f"meta l4proto != {{ {allowed} }} {_drop(chain.implicit_log_prefix)}")
+    field = "daddr" if egress else "saddr"
+    body.extend(_sg_rule(rule, field) for rule in chain.rules)
+    body.append(_drop(chain.implicit_log_prefix))
+    return _block(_chain(chain.eni_id, chain.direction), body)
+
+
+def _block(name: str, body: Iterable[str]) -> list[str]:
+    return [f"  chain {name} {{", *(f"    {line}" for line in body), "  }"]
+
+
+def _vmap(selector: str, entries: dict[str, str]) -> list[str]:
+    if not entries:
+        return []
+    items = ", ".join(f"{_quote(name)} : jump {chain}" for name, chain in sorted(entries.items()))
+    return [f"{selector} vmap {{ {items} }}"]
+
+
+def render_table(router: VpcRouter, exempt_services: Iterable[tuple[str, int, int]] = ()) -> str:
+    """The nft script that replaces the router's table atomically (one transaction).
+
+    `exempt_services`: extra (address, l4proto, port) the router itself serves, such as the
+    credentials endpoint; the resolver exemptions come from the rule set.
+    """
+    iface = {a.eni_id: Names.router_interface(a.eni_id) for a in router.attachments}
+    kind = {a.eni_id: a.kind for a in router.attachments}
+    acl_of = {s.subnet_id: s.network_acl_id for s in router.subnets}
+    lines = [f"add table inet {NFT_TABLE}", f"delete table inet {NFT_TABLE}", f"table inet {NFT_TABLE} {{"]
+
+    for address_set in router.address_sets:
+        elements = ", ".join(e for e in address_set.elements if ":" not in e)
+        lines.append(f"  set {set_name(address_set.name)} {{")
+        lines.append("    type ipv4_addr; flags interval; auto-merge")
+        if elements:
+            lines.append(f"    elements = {{ {elements} }}")
+        lines.append("  }")
+
+    members: dict[str, list[str]] = {}
+    for attachment in router.attachments:
+        members.setdefault(attachment.subnet_id, []).append(iface[attachment.eni_id])
+    for subnet in router.subnets:
+        lines.append(f"  set {set_name(subnet.subnet_id)} {{")
+        lines.append("    type ifname")
+        names = members.get(subnet.subnet_id, [])
+        if names:
+            lines.append(f"    elements = {{ {', '.join(_quote(n) for n in sorted(names))} }}")
+        lines.append("  }")
+        # Leaving the subnet: its outbound NACL; entering it: its inbound NACL.
+        lines += _block(
+            _chain(subnet.subnet_id, "leave"),
+            [
+                f"oifname @{set_name(subnet.subnet_id)} return",
+                f"jump {_chain(acl_of[subnet.subnet_id], 'outbound')}",
+            ],
+        )
+        lines += _block(
+            _chain(subnet.subnet_id, "enter"),
+            [
+                f"iifname @{set_name(subnet.subnet_id)} return",
+                f"jump {_chain(acl_of[subnet.subnet_id], 'inbound')}",
+            ],
+        )
+
+    for nacl in router.nacl_chains:
+        lines += _nacl_chain(nacl)
+    for sg in router.sg_chains:
+        lines += _sg_chain(sg, kind.get(sg.eni_id, "interface"))
+
+    subnet_of = {a.eni_id: a.subnet_id for a in router.attachments}
+    leave = {iface[e]: _chain(s, "leave") for e, s in subnet_of.items()}
+    enter = {iface[e]: _chain(s, "enter") for e, s in subnet_of.items()}
+    egress = {
+        iface[c.eni_id]: _chain(c.eni_id, "egress") for c in router.sg_chains if c.direction == "egress"
+    }
+    ingress = {
+        iface[c.eni_id]: _chain(c.eni_id, "ingress") for c in router.sg_chains if c.direction == "ingress"
+    }
+    forward = [
+        "type filter hook forward priority filter; policy drop;",
+        *_vmap("iifname", leave),
+        *_vmap("oifname", enter),
+        "ct state established,related accept",
+        *_vmap("iifname", egress),
+        *_vmap("oifname", ingress),
+        "accept",
+    ]
+    lines += _block("forward", forward)
+
+    services = [(e.address, p, e.port) for e in router.exemptions for p in e.protocols]
+    services += list(exempt_services)
+    accepted = [
+        f"{_family_of(address)} daddr {address} meta l4proto {_PROTOCOL_NAMES.get(proto, str(proto))} "
+        f"th dport {port} accept"
+        for address, proto, port in services
+    ]
+    lines += _block(
+        "input",
+        [
+            "type filter hook input priority filter; policy drop;",
+            "iifname lo accept",
+            "ct state established,related accept",
+            *accepted,
+        ],
+    )
+    lines.append("}")
+    return "\n".join(lines) + "\n"
