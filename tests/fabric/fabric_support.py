@@ -1,0 +1,15 @@
+"""What the kernel tests need from the machine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+
+def fabric_available() -> bool:
+    """Root, iproute2, nftables and network namespaces."""
+    if os.geteuid() != 0 or not all(shutil.which(tool) for tool in ("ip", "nft", "setpriv")):
+        return False
+    probe = subprocess.run(["unshare", "--net", "true"], capture_output=True)
+    return probe.returncode == 0
