@@ -19,6 +19,9 @@ for _name in list(os.environ):
 os.environ["AWS_CONFIG_FILE"] = os.path.join(_isolated, "config")
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.path.join(_isolated, "credentials")
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+# The kernel fabric is opted into by the tests that exercise it (tests/fabric); elsewhere a VPC
+# made through the API stays a database row, so the suite leaves no namespaces behind.
+os.environ["COVE_FABRIC"] = "off"
 
 from cove.server import EmbeddedServer, free_port  # noqa: E402
 from cove.settings import Settings  # noqa: E402

@@ -14,8 +14,13 @@ from cove.aws.catalog import SERVICES
 from cove.aws.gateway import Gateway
 from cove.aws.provider import Provider
 from cove.db import Database
+from cove.fabric import capability
+from cove.fabric.kernel import Fabric
+from cove.fabric.names import Names, fabric_tag
 from cove.keyring import RootKey
 from cove.services.cloudtrail.provider import CloudTrailProvider
+from cove.services.ec2.changes import ChangeFeed
+from cove.services.ec2.kernel_sync import KernelSync
 from cove.services.ec2.provider import Ec2Provider
 from cove.services.iam.accounts import LocalAccount, ensure_local_account
 from cove.services.iam.authorizer import IamAuthorizer
@@ -26,7 +31,7 @@ from cove.services.sts.credentials import CredentialStore
 from cove.services.sts.provider import StsProvider
 from cove.settings import Settings
 
-__all__ = ["Cove", "StateMismatch", "build", "init_state"]
+__all__ = ["Cove", "StateMismatch", "build", "fabric_enabled", "init_state"]
 
 log = logging.getLogger("cove")
 
@@ -39,6 +44,8 @@ class Cove:
     account: LocalAccount
     gateway: Gateway
     providers: dict[str, Provider]
+    kernel: KernelSync | None = None
+    """The enforced VPCs (None when the fabric is off or cannot run here)."""
 
     def asgi(self) -> CoveAsgi:
         return CoveAsgi(self)
@@ -74,13 +81,27 @@ class StateMismatch(RuntimeError):
     """The database and the state directory's root key do not belong together."""
 
 
+def fabric_enabled(settings: Settings) -> bool:
+    """`on` insists (and fails loudly at start-up where the kernel cannot do it); `auto` degrades."""
+    if settings.fabric == "off":
+        return False
+    reason = capability.missing()
+    if reason is None:
+        return True
+    if settings.fabric == "on":
+        raise RuntimeError(f"COVE_FABRIC=on but {reason}")
+    log.warning("VPCs are not enforced by the kernel: %s", reason)
+    return False
+
+
 def build(settings: Settings) -> Cove:
     db, key, account = init_state(settings)
     authorizer = IamAuthorizer(db)
+    changes = ChangeFeed()
     providers: dict[str, Provider] = {
         "iam": IamProvider(db, key),
         "sts": StsProvider(db, key, authorizer),
-        "ec2": Ec2Provider(db),
+        "ec2": Ec2Provider(db, changes),
         "kms": KmsProvider(db, key),
         "cloudtrail": CloudTrailProvider(db),
         "s3": S3Provider(db, key, authorizer, settings.state_dir / "blobs"),
@@ -91,7 +112,10 @@ def build(settings: Settings) -> Cove:
         authorizer=authorizer,
         region=settings.region,
     )
-    return Cove(settings, db, key, account, gateway, providers)
+    kernel = None
+    if fabric_enabled(settings):
+        kernel = KernelSync(db, Fabric(Names(fabric_tag(settings.state_dir))), changes)
+    return Cove(settings, db, key, account, gateway, providers, kernel)
 
 
 _HEALTH_PATHS = frozenset({"/health", "/_cove/health"})
@@ -139,9 +163,13 @@ class CoveAsgi:
         while True:
             message: dict[str, Any] = dict(await receive())
             if message["type"] == "lifespan.startup":
+                if self.cove.kernel is not None:
+                    self.cove.kernel.start()
                 log.info("cove started", extra={"endpoint": self.cove.settings.endpoint_url})
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.cove.kernel is not None:
+                    self.cove.kernel.stop()
                 self.cove.db.dispose()
                 log.info("cove stopped")
                 await send({"type": "lifespan.shutdown.complete"})

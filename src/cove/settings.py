@@ -22,6 +22,8 @@ class Settings:
     region: str = field(default_factory=lambda: os.environ.get("COVE_REGION", DEFAULT_REGION))
     database_url: str | None = field(default_factory=lambda: os.environ.get("COVE_DATABASE_URL") or None)
     log_level: str = field(default_factory=lambda: os.environ.get("COVE_LOG_LEVEL", "info"))
+    fabric: str = field(default_factory=lambda: os.environ.get("COVE_FABRIC", "auto"))
+    """Kernel enforcement of VPCs: `on`, `off`, or `auto` (on when running as root with namespaces)."""
     # The local account's id when the state directory is first created (random otherwise).
     account_id: str | None = field(default_factory=lambda: os.environ.get("COVE_ACCOUNT_ID") or None)
     # An operator-chosen root access key (tools and test suites that hard-code credentials).

@@ -11,13 +11,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from fabric_support import fabric_available
-from fabric_topologies import ENIS, TCP_PORTS, UDP_PORTS, Topology, generate
 
 from cove.fabric.kernel import Fabric
 from cove.fabric.names import Names
 from cove.fabric.probe import Agent, Probe
 from cove.netmodel import Flow, compile_network, evaluate
+from tests.fabric.fabric_support import fabric_available
+from tests.fabric.fabric_topologies import ENIS, TCP_PORTS, UDP_PORTS, Topology, generate
 
 pytestmark = [pytest.mark.root, pytest.mark.skipif(not fabric_available(), reason="needs root and netns")]
 

@@ -9,6 +9,7 @@ from cove.aws.context import RequestContext
 from cove.aws.provider import Provider
 from cove.db import Database
 from cove.services.ec2 import vpcs
+from cove.services.ec2.changes import ChangeFeed
 from cove.services.ec2.errors import Ec2Error
 
 __all__ = ["Ec2Operations"]
@@ -20,8 +21,9 @@ class Ec2Operations(Provider):
 
     service = "ec2"
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, changes: ChangeFeed | None = None) -> None:
         self.db = db
+        self.changes = changes or ChangeFeed()
 
     def handler(
         self, operation_name: str
@@ -29,6 +31,8 @@ class Ec2Operations(Provider):
         fn = super().handler(operation_name)
         if fn is None:
             return None
+        # Reads change nothing; everything else may, and the kernel layer reconciles after it.
+        mutates = not operation_name.startswith(("Describe", "Get", "List", "Search"))
 
         def run(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
             if params.get("DryRun"):
@@ -44,6 +48,10 @@ class Ec2Operations(Provider):
                         with self.db.session() as s:
                             vpcs.ensure_default_vpc(s, account, region)
                         vpcs.mark_default_vpc_ready(account, region)
-            return fn(ctx, params)
+                        self.changes.publish(account, region)
+            result = fn(ctx, params)
+            if mutates:
+                self.changes.publish(account, region)
+            return result
 
         return run

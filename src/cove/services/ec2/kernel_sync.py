@@ -1,0 +1,103 @@
+"""Keep the kernel in step with the EC2 tables: after every change, compile and apply.
+
+A background thread wakes on the EC2 change feed (and every `resync_s` anyway, to repair drift),
+waits a moment for a burst of calls to settle, reads every account's and region's VPCs in one
+short transaction, compiles them with `netmodel.compile_network` and hands the rule set to the
+fabric, outside any transaction. Applying is idempotent, so a missed or doubled wake-up is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from sqlalchemy import select
+
+from cove.db import Database
+from cove.fabric.kernel import ApplyReport, Fabric
+from cove.netmodel import RuleSet, VpcRouter, compile_network
+from cove.services.ec2.changes import ChangeFeed
+from cove.services.ec2.snapshot import load_network
+from cove.services.ec2.tables.topology import Vpc
+
+__all__ = ["KernelSync", "desired_ruleset"]
+
+log = logging.getLogger("cove.fabric")
+
+
+def desired_ruleset(db: Database) -> RuleSet:
+    """Every VPC of every account and region, compiled for the kernel."""
+    with db.session() as session:
+        scopes = sorted({(row[0], row[1]) for row in session.execute(select(Vpc.account_id, Vpc.region))})
+        routers: list[VpcRouter] = []
+        for account_id, region in scopes:
+            routers.extend(compile_network(load_network(session, account_id, region)).vpcs)
+    return RuleSet(tuple(sorted(routers, key=lambda r: r.vpc_id)))
+
+
+class KernelSync:
+    def __init__(self, db: Database, fabric: Fabric, changes: ChangeFeed, *, resync_s: float = 30.0) -> None:
+        self.db = db
+        self.fabric = fabric
+        self.resync_s = resync_s
+        self.last: ApplyReport | None = None
+        self.generation = 0
+        """Bumped by every change; `applied` catches up when the kernel reflects it."""
+        self.applied = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._done = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="cove-kernel-sync", daemon=True)
+        changes.subscribe(self._changed)
+
+    def _changed(self, account_id: str, region: str) -> None:
+        with self._done:
+            self.generation += 1
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=30)
+
+    def sync_now(self) -> ApplyReport:
+        with self._done:
+            generation = self.generation
+        report = self.fabric.apply(desired_ruleset(self.db))
+        with self._done:
+            self.applied = max(self.applied, generation)
+            self.last = report
+            self._done.notify_all()
+        return report
+
+    def wait_applied(self, timeout: float = 10.0) -> bool:
+        """Block until the kernel reflects every change published so far (tests, `cove run`)."""
+        deadline = time.monotonic() + timeout
+        with self._done:
+            target = self.generation
+            while self.applied < target:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._done.wait(left)
+        return True
+
+    def _run(self) -> None:
+        self._wake.set()  # adopt or rebuild whatever the kernel holds at start-up
+        while not self._stop.is_set():
+            self._wake.wait(self.resync_s)
+            if self._stop.is_set():
+                return
+            self._wake.clear()
+            time.sleep(0.05)  # let a burst of API calls land in one pass
+            try:
+                report = self.sync_now()
+                log.debug("fabric applied", extra={"vpcs": report.vpcs, "seconds": round(report.seconds, 3)})
+            except Exception:
+                log.exception("fabric reconcile failed; retrying")
+                time.sleep(1.0)
+                self._wake.set()
