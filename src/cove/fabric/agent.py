@@ -26,13 +26,22 @@ from typing import Any
 __all__ = ["main"]
 
 
-class _Echo(asyncio.DatagramProtocol):
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # The selector loop's datagram transport does not subclass DatagramTransport.
-        self.transport: Any = transport
+_IP_PKTINFO = 8  # Linux; not exported by Python 3.11's socket module
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.transport.sendto(data, addr)
+
+def _udp_echo(sock: socket.socket) -> None:
+    """Echo datagrams from the address they were sent to: on "any IP" local routes (the internet
+    and endpoint namespaces) an unconnected reply would otherwise leave from the link address."""
+    while True:
+        try:
+            data, ancillary, _, peer = sock.recvmsg(2048, socket.CMSG_SPACE(12))
+        except OSError:
+            return
+        cmsgs = [(level, kind, info) for level, kind, info in ancillary if kind == _IP_PKTINFO]
+        try:
+            sock.sendmsg([data], [(socket.IPPROTO_IP, _IP_PKTINFO, cmsgs[0][2])] if cmsgs else [], 0, peer)
+        except OSError:
+            continue
 
 
 async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -48,13 +57,16 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
 
 
 async def _serve(tcp: list[int], udp: list[int]) -> list[Any]:
-    loop = asyncio.get_running_loop()
     servers: list[Any] = []
     for port in tcp:
         servers.append(await asyncio.start_server(_handle, "0.0.0.0", port, reuse_address=True))
     for port in udp:
-        transport, _ = await loop.create_datagram_endpoint(_Echo, local_addr=("0.0.0.0", port))
-        servers.append(transport)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_IP, _IP_PKTINFO, 1)
+        sock.bind(("0.0.0.0", port))
+        threading.Thread(target=_udp_echo, args=(sock,), daemon=True).start()
+        servers.append(sock)
     return servers
 
 

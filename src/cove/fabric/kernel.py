@@ -45,7 +45,7 @@ class Fabric:
             wanted: set[str] = set()
             enis = 0
             for router in ruleset.vpcs:
-                self._routers.apply(router)
+                wanted.update(self._routers.apply(router))
                 wanted.add(self.names.router(router.vpc_id))
                 wanted.update(self.names.eni(a.eni_id) for a in router.attachments)
                 enis += len(router.attachments)

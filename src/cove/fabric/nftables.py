@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from cove.fabric.gateways import GatewayPlan
 from cove.fabric.names import NFLOG_GROUP, NFT_TABLE, Names
 from cove.netmodel import NaclChain, NaclRule, SgChain, SgRule, VpcRouter
 
@@ -135,7 +136,57 @@ def _vmap(selector: str, entries: dict[str, str]) -> list[str]:
     return [f"{selector} vmap {{ {items} }}"]
 
 
-def render_table(router: VpcRouter, exempt_services: Iterable[tuple[str, int, int]] = ()) -> str:
+def _gateway_rules(plan: GatewayPlan) -> list[str]:
+    rules: list[str] = []
+    if plan.igw_interface is not None:
+        # Only an address with a public IP (or a NAT gateway's) leaves through the internet gateway.
+        privates = ", ".join(sorted(plan.public))
+        name = _quote(plan.igw_interface)
+        rules.append(
+            f"oifname {name} ip saddr != {{ {privates} }} drop" if privates else f"oifname {name} drop"
+        )
+    for interface in plan.endpoint_interfaces.values():
+        name = _quote(interface)
+        rules.append(f"oifname {name} meta l4proto != {{ tcp, icmp }} drop")
+        rules.append(f"oifname {name} meta l4proto icmp icmp type != echo-request drop")
+    for interface in plan.nat_interfaces.values():
+        rules.append(f"oifname {_quote(interface)} meta l4proto != {{ tcp, udp, icmp }} drop")
+    return rules
+
+
+def _one_to_one_nat(plan: GatewayPlan) -> list[str]:
+    if plan.igw_interface is None or not plan.public:
+        return [f"add table ip {NFT_TABLE}_nat", f"delete table ip {NFT_TABLE}_nat"]
+    name = _quote(plan.igw_interface)
+    inbound = ", ".join(f"{public} : {private}" for private, public in sorted(plan.public.items()))
+    outbound = ", ".join(f"{private} : {public}" for private, public in sorted(plan.public.items()))
+    return [
+        f"add table ip {NFT_TABLE}_nat",
+        f"delete table ip {NFT_TABLE}_nat",
+        f"table ip {NFT_TABLE}_nat {{",
+        *_block(
+            "pre",
+            [
+                "type nat hook prerouting priority dstnat; policy accept;",
+                f"iifname {name} dnat to ip daddr map {{ {inbound} }}",
+            ],
+        ),
+        *_block(
+            "post",
+            [
+                "type nat hook postrouting priority srcnat; policy accept;",
+                f"oifname {name} snat to ip saddr map {{ {outbound} }}",
+            ],
+        ),
+        "}",
+    ]
+
+
+def render_table(
+    router: VpcRouter,
+    exempt_services: Iterable[tuple[str, int, int]] = (),
+    plan: GatewayPlan | None = None,
+) -> str:
     """The nft script that replaces the router's table atomically (one transaction).
 
     `exempt_services`: extra (address, l4proto, port) the router itself serves, such as the
@@ -199,6 +250,7 @@ def render_table(router: VpcRouter, exempt_services: Iterable[tuple[str, int, in
         *_vmap("iifname", leave),
         *_vmap("oifname", enter),
         "ct state established,related accept",
+        *(_gateway_rules(plan) if plan else []),
         *_vmap("iifname", egress),
         *_vmap("oifname", ingress),
         "accept",
@@ -222,4 +274,6 @@ def render_table(router: VpcRouter, exempt_services: Iterable[tuple[str, int, in
         ],
     )
     lines.append("}")
+    if plan is not None:
+        lines += _one_to_one_nat(plan)
     return "\n".join(lines) + "\n"

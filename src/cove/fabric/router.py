@@ -15,14 +15,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from cove.fabric import netns
+from cove.fabric.gateways import plan_gateways, sync_gateways
 from cove.fabric.names import ROUTER_IF_PREFIX, Names
 from cove.fabric.nftables import CREDENTIALS_ADDRESS, render_table
-from cove.fabric.routing import GatewayLink, sync_routing
+from cove.fabric.routing import sync_routing
 from cove.netmodel import EniAttachment, VpcRouter
 
 __all__ = ["RouterReconciler", "subnet_router_address"]
@@ -63,7 +63,8 @@ class RouterReconciler:
     applied_enis: dict[str, tuple[EniAttachment, str]] = field(default_factory=dict)
     """ENI namespace → what was last made true there; checked against the kernel once per run."""
 
-    def apply(self, router: VpcRouter, gateways: Mapping[str, GatewayLink] | None = None) -> None:
+    def apply(self, router: VpcRouter) -> list[str]:
+        """Make the VPC's namespaces true; returns the gateway namespaces it also owns."""
         namespace = self.names.router(router.vpc_id)
         if netns.create(namespace):
             self.applied_tables.pop(namespace, None)
@@ -71,12 +72,18 @@ class RouterReconciler:
                 netns.write_sysctl(namespace, key, value)
         self._router_addresses(namespace, router)
         subnets = {s.subnet_id: s.cidr for s in router.subnets}
-        self._attachments(namespace, router.attachments, subnets)
-        sync_routing(namespace, router, gateways or {})
-        script = render_table(router, [(CREDENTIALS_ADDRESS, 6, 80)])
+        plan = plan_gateways(router)
+        keep = set(plan.endpoint_interfaces.values()) | (
+            {plan.igw_interface} if plan.igw_interface else set()
+        )
+        self._attachments(namespace, router.attachments, subnets, keep)
+        owned = sync_gateways(self.names, router, plan)
+        sync_routing(namespace, router, plan.links)
+        script = render_table(router, [(CREDENTIALS_ADDRESS, 6, 80)], plan)
         if self.applied_tables.get(namespace) != script:
             netns.run(namespace, ["nft", "-f", "-"], input=script)
             self.applied_tables[namespace] = script
+        return owned
 
     def remove(self, vpc_id: str, eni_ids: list[str]) -> None:
         namespace = self.names.router(vpc_id)
@@ -95,11 +102,19 @@ class RouterReconciler:
             netns.run(namespace, ["ip", "-batch", "-"], input="\n".join(commands) + "\n")
 
     def _attachments(
-        self, namespace: str, attachments: tuple[EniAttachment, ...], subnets: dict[str, str]
+        self,
+        namespace: str,
+        attachments: tuple[EniAttachment, ...],
+        subnets: dict[str, str],
+        keep: set[str],
     ) -> None:
         links = _links(namespace)
         wanted = {Names.router_interface(a.eni_id): a for a in attachments}
-        stale = [name for name in links if name.startswith(ROUTER_IF_PREFIX) and name not in wanted]
+        stale = [
+            name
+            for name in links
+            if name.startswith(ROUTER_IF_PREFIX) and name not in wanted and name not in keep
+        ]
         commands = [f"link del {name}" for name in stale]
         created: list[str] = []
         for name, attachment in wanted.items():
