@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from sqlalchemy import select
 
@@ -45,6 +46,8 @@ class KernelSync:
         self.generation = 0
         """Bumped by every change; `applied` catches up when the kernel reflects it."""
         self.applied = 0
+        self.observers: list[Callable[[RuleSet], None]] = []
+        """Called with each applied rule set (service listeners, DNS, flow logs follow the kernel)."""
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._done = threading.Condition()
@@ -67,7 +70,10 @@ class KernelSync:
     def sync_now(self) -> ApplyReport:
         with self._done:
             generation = self.generation
-        report = self.fabric.apply(desired_ruleset(self.db))
+        ruleset = desired_ruleset(self.db)
+        report = self.fabric.apply(ruleset)
+        for observer in self.observers:
+            observer(ruleset)
         with self._done:
             self.applied = max(self.applied, generation)
             self.last = report

@@ -1,0 +1,148 @@
+"""Cove's service listeners inside VPC namespaces: where the trusted source context comes from.
+
+A request that reaches S3 through a gateway endpoint arrives on a socket that lives in that
+endpoint's namespace, so the listener knows — without trusting anything the client sent — that
+`aws:SourceVpce` is that endpoint, `aws:SourceVpc` its VPC and `aws:VpcSourceIp` the peer. A
+request that went out through a NAT or internet gateway arrives on the listener in the internet
+namespace, whose peer address is the public address it was translated to (`aws:SourceIp`), with
+no VPC keys. The internet listener also plays the simulated internet's web host for
+203.0.113.0/24.
+
+Each listener is its own uvicorn server (no lifespan) on a socket created in the namespace.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from cove.aws.asgi import Receive, Scope, Send, SourceFactory
+from cove.aws.context import SourceContext
+from cove.fabric import netns
+
+__all__ = ["INTERNET_HOST_BODY", "ListenerSpec", "NamespaceListeners", "endpoint_source", "public_source"]
+
+log = logging.getLogger("cove.listeners")
+
+AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+INTERNET_HOST_BODY = b"Hello from the simulated internet (203.0.113.0/24)\n"
+_INTERNET_HOSTS = ipaddress.ip_network("203.0.113.0/24")
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerSpec:
+    namespace: str
+    port: int
+    kind: str
+    """endpoint | internet"""
+    vpce_id: str | None = None
+    vpc_id: str | None = None
+
+
+def _peer(scope: Scope) -> str:
+    client = scope.get("client") or ("0.0.0.0", 0)
+    return str(client[0])
+
+
+def endpoint_source(vpce_id: str, vpc_id: str) -> SourceFactory:
+    def source(scope: Scope) -> SourceContext:
+        peer = _peer(scope)
+        return SourceContext(
+            source_ip=peer,
+            secure_transport=scope.get("scheme") == "https",
+            vpce_id=vpce_id,
+            vpc_id=vpc_id,
+            vpc_source_ip=peer,
+        )
+
+    return source
+
+
+def public_source(scope: Scope) -> SourceContext:
+    return SourceContext(source_ip=_peer(scope), secure_transport=scope.get("scheme") == "https")
+
+
+def _internet(service: AsgiApp) -> AsgiApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server") or ("", 0)
+        try:
+            local = ipaddress.ip_address(server[0])
+        except ValueError:
+            local = None
+        if scope["type"] == "http" and local is not None and local in _INTERNET_HOSTS:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"text/plain"),
+                        (b"content-length", b"%d" % len(INTERNET_HOST_BODY)),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": INTERNET_HOST_BODY})
+            return
+        await service(scope, receive, send)
+
+    return app
+
+
+class _Running:
+    def __init__(self, spec: ListenerSpec, app: AsgiApp) -> None:
+        self.spec = spec
+        self.socket = netns.socket_in(spec.namespace, ("0.0.0.0", spec.port))
+        config = uvicorn.Config(
+            app, lifespan="off", log_level="warning", access_log=False, loop="uvloop", http="httptools"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run,
+            kwargs={"sockets": [self.socket]},
+            name=f"listener-{spec.namespace}",
+            daemon=True,
+        )
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.socket.close()
+
+
+class NamespaceListeners:
+    """Keeps one listener per wanted spec; `sync` starts the missing and stops the stale."""
+
+    def __init__(self, make_app: Callable[[SourceFactory], AsgiApp]) -> None:
+        self._make_app = make_app
+        self._running: dict[ListenerSpec, _Running] = {}
+        self._lock = threading.Lock()
+
+    def sync(self, wanted: Mapping[ListenerSpec, Any] | set[ListenerSpec]) -> None:
+        with self._lock:
+            for spec in [s for s in self._running if s not in wanted or not netns.exists(s.namespace)]:
+                self._running.pop(spec).stop()
+            for spec in wanted:
+                if spec in self._running or not netns.exists(spec.namespace):
+                    continue
+                if spec.kind == "endpoint" and spec.vpce_id and spec.vpc_id:
+                    app = self._make_app(endpoint_source(spec.vpce_id, spec.vpc_id))
+                else:
+                    app = _internet(self._make_app(public_source))
+                try:
+                    self._running[spec] = _Running(spec, app)
+                except OSError as exc:
+                    log.warning("cannot listen in %s: %s", spec.namespace, exc)
+
+    def stop(self) -> None:
+        self.sync(set())
+
+    @property
+    def specs(self) -> list[ListenerSpec]:
+        with self._lock:
+            return sorted(self._running, key=lambda s: (s.namespace, s.port))
