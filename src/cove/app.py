@@ -9,7 +9,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 
-from cove.aws.asgi import GatewayApp, Receive, Scope, Send
+from cove.aws.asgi import GatewayApp, Receive, Scope, Send, SourceFactory, loopback_source
 from cove.aws.catalog import SERVICES
 from cove.aws.gateway import Gateway
 from cove.aws.provider import Provider
@@ -18,6 +18,8 @@ from cove.fabric import capability
 from cove.fabric.kernel import Fabric
 from cove.fabric.names import Names, fabric_tag
 from cove.keyring import RootKey
+from cove.listeners import ListenerSpec, NamespaceListeners
+from cove.netmodel import RuleSet
 from cove.services.cloudtrail.provider import CloudTrailProvider
 from cove.services.ec2.changes import ChangeFeed
 from cove.services.ec2.kernel_sync import KernelSync
@@ -47,9 +49,10 @@ class Cove:
     providers: dict[str, Provider]
     kernel: KernelSync | None = None
     """The enforced VPCs (None when the fabric is off or cannot run here)."""
+    listeners: NamespaceListeners | None = None
 
-    def asgi(self) -> CoveAsgi:
-        return CoveAsgi(self)
+    def asgi(self, source: SourceFactory = loopback_source) -> CoveAsgi:
+        return CoveAsgi(self, source)
 
     def enabled_services(self) -> dict[str, int]:
         """Each known service and how many of its operations Cove implements."""
@@ -114,10 +117,30 @@ def build(settings: Settings) -> Cove:
         authorizer=authorizer,
         region=settings.region,
     )
-    kernel = None
+    cove = Cove(settings, db, key, account, gateway, providers)
     if fabric_enabled(settings):
-        kernel = KernelSync(db, Fabric(Names(fabric_tag(settings.state_dir))), changes)
-    return Cove(settings, db, key, account, gateway, providers, kernel)
+        names = Names(fabric_tag(settings.state_dir))
+        cove.kernel = KernelSync(db, Fabric(names), changes)
+        listeners = NamespaceListeners(cove.asgi)
+        cove.listeners = listeners
+        cove.kernel.observers.append(lambda ruleset: listeners.sync(_listener_specs(names, ruleset)))
+    return cove
+
+
+def _listener_specs(names: Names, ruleset: RuleSet) -> set[ListenerSpec]:
+    """Cove's services listen in every gateway endpoint's namespace and in the internet's."""
+    specs: set[ListenerSpec] = set()
+    for router in ruleset.vpcs:
+        for gateway in router.gateways:
+            if gateway.kind == "gateway-endpoint":
+                specs.add(
+                    ListenerSpec(
+                        names.endpoint(gateway.gateway_id), 80, "endpoint", gateway.gateway_id, router.vpc_id
+                    )
+                )
+            elif gateway.kind == "igw":
+                specs.add(ListenerSpec(names.internet(), 80, "internet"))
+    return specs
 
 
 _HEALTH_PATHS = frozenset({"/health", "/_cove/health"})
@@ -126,9 +149,9 @@ _HEALTH_PATHS = frozenset({"/health", "/_cove/health"})
 class CoveAsgi:
     """Health checks answer without a signature; everything else is an AWS request."""
 
-    def __init__(self, cove: Cove) -> None:
+    def __init__(self, cove: Cove, source: SourceFactory = loopback_source) -> None:
         self.cove = cove
-        self.gateway_app = GatewayApp(cove.gateway)
+        self.gateway_app = GatewayApp(cove.gateway, source)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -172,6 +195,8 @@ class CoveAsgi:
             elif message["type"] == "lifespan.shutdown":
                 if self.cove.kernel is not None:
                     self.cove.kernel.stop()
+                if self.cove.listeners is not None:
+                    self.cove.listeners.stop()
                 self.cove.db.dispose()
                 log.info("cove stopped")
                 await send({"type": "lifespan.shutdown.complete"})
