@@ -23,6 +23,14 @@ app = typer.Typer(
 )
 console = Console()
 
+
+def _register_net() -> None:
+    from cove.cli.net import gc_command, net_app
+
+    app.add_typer(net_app, name="net")
+    app.command("gc")(gc_command)
+
+
 StateDir = Annotated[Path, typer.Option("--state-dir", help="State directory (database, blobs, keys).")]
 
 
@@ -206,6 +214,9 @@ def run(
     from cove.scenario import run_scenario
 
     raise typer.Exit(run_scenario(state_dir, port=port, console=console))
+
+
+_register_net()
 
 
 def main() -> None:

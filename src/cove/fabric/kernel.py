@@ -52,6 +52,24 @@ class Fabric:
             removed = self._sweep(wanted)
         return ApplyReport(len(ruleset.vpcs), enis, removed, time.monotonic() - started)
 
+    def expected(self, ruleset: RuleSet) -> set[str]:
+        """The namespaces the rule set accounts for (routers, ENIs, gateways)."""
+        wanted: set[str] = set()
+        for router in ruleset.vpcs:
+            wanted.add(self.names.router(router.vpc_id))
+            wanted.update(self.names.eni(a.eni_id) for a in router.attachments)
+            for gateway in router.gateways:
+                if gateway.kind == "igw":
+                    wanted.add(self.names.internet())
+                elif gateway.kind == "gateway-endpoint":
+                    wanted.add(self.names.endpoint(gateway.gateway_id))
+        return wanted
+
+    def collect(self, ruleset: RuleSet) -> tuple[str, ...]:
+        """`cove gc`: remove what no live object owns, creating nothing."""
+        with self._lock:
+            return self._sweep(self.expected(ruleset))
+
     def owned(self) -> list[str]:
         return netns.listing(self.names.prefix)
 
@@ -66,6 +84,7 @@ class Fabric:
         # an ENI namespace would otherwise outlive its VPC.
         stale = [n for n in self.owned() if n not in wanted]
         for namespace in sorted(stale, key=lambda n: "-vpc-" in n):
+            netns.kill_processes(namespace)
             if netns.remove(namespace):
                 removed.append(namespace)
             self._routers.applied_tables.pop(namespace, None)

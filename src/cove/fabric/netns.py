@@ -23,6 +23,7 @@ __all__ = [
     "create",
     "entered",
     "exists",
+    "kill_processes",
     "listing",
     "remove",
     "run",
@@ -75,6 +76,18 @@ def remove(name: str) -> bool:
     if result.returncode != 0 and exists(name):
         raise NamespaceError(f"ip netns del {name}: {result.stderr.strip()}")
     return True
+
+
+def kill_processes(name: str) -> list[int]:
+    """End the processes living in a Cove namespace (Cove started them: jobs, agents, servers)."""
+    if not exists(name):
+        return []
+    listed = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
+    pids = [int(p) for p in listed.stdout.split() if p.isdigit() and int(p) != os.getpid()]
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 9)
+    return pids
 
 
 def run(
