@@ -59,5 +59,9 @@ def run_scenario(state_dir: Path, *, port: int = 0, console: Console | None = No
                 and "ListTrainingJobs" in err["Message"]
             )
             steps.check("unimplemented operations answer clearly", ok, f"{err['Code']}: {err['Message']}")
+        if server.cove.kernel is not None:
+            server.cove.kernel.stop()
+            # A scenario run leaves no kernel state behind (a `cove server` would adopt it instead).
+            server.cove.kernel.fabric.teardown()
     console.rule("scenario passed" if not steps.failures else f"{steps.failures} step(s) failed")
     return 1 if steps.failures else 0

@@ -11,6 +11,8 @@ import json
 from typing import Any
 
 from cove.app import Cove
+from cove.fabric.probe import Agent, Probe
+from cove.scenario.inside import s3_get_inside
 from cove.scenario.steps import Clients, Steps
 from cove.services.ec2.explain import explain
 from cove.services.sagemaker.preflight import vpc_preflight
@@ -19,6 +21,7 @@ __all__ = ["ENDPOINT_POLICY", "network_steps"]
 
 # SageMaker's managed policy grants S3 object access only to buckets named like *sagemaker*.
 BUCKET = "sagemaker-cove-scenario-data"
+REPO_BUCKET = "packages.us-east-1.amazonaws.com"
 ENDPOINT_POLICY = {
     "Version": "2012-10-17",
     "Statement": [
@@ -103,6 +106,7 @@ def network_steps(steps: Steps, client: Clients, cove: Cove, role_arn: str) -> N
             steps.check(
                 "pre-flight warns about the subnet without S3", warned == ["NoPathToS3"], ", ".join(warned)
             )
+        _enforced(steps, client, cove, made)
         path = ec2.create_network_insights_path(
             Source=made["eni_a"], Destination=made["eni_b"], Protocol="tcp", DestinationPort=22
         )["NetworkInsightsPath"]["NetworkInsightsPathId"]
@@ -116,6 +120,61 @@ def network_steps(steps: Steps, client: Clients, cove: Cove, role_arn: str) -> N
         )
     finally:
         _tear_down(ec2, made)
+
+
+def _enforced(steps: Steps, client: Clients, cove: Cove, made: dict[str, Any]) -> None:
+    """The same VPC in the kernel: packets and boto3 from inside the ENIs agree with explain."""
+    if cove.kernel is None:
+        steps.check(
+            "kernel enforcement", True, "skipped: the fabric is off here (needs root; see cove doctor)"
+        )
+        return
+    s3 = client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="train.csv", Body=b"label,feature\n1,0.5\n")
+    s3.create_bucket(Bucket=REPO_BUCKET)
+    s3.put_object(Bucket=REPO_BUCKET, Key="kernel.rpm", Body=b"not a real package")
+    try:
+        _probe_inside(steps, client, cove, made)
+    finally:
+        for bucket, key in ((BUCKET, "train.csv"), (REPO_BUCKET, "kernel.rpm")):
+            s3.delete_object(Bucket=bucket, Key=key)
+            s3.delete_bucket(Bucket=bucket)
+
+
+def _probe_inside(steps: Steps, client: Clients, cove: Cove, made: dict[str, Any]) -> None:
+    assert cove.kernel is not None
+    steps.check(
+        "kernel caught up with the API", cove.kernel.wait_applied(10.0), "namespaces, routes, nftables"
+    )
+    names = cove.kernel.fabric.names
+    creds = (cove.account.access_key_id, cove.account.secret_access_key)
+    data = s3_get_inside(names.eni(made["eni_a"]), creds, BUCKET, "train.csv")
+    steps.check("boto3 in a private ENI reads training data via the endpoint", "ok" in data, str(data)[:120])
+    repo = s3_get_inside(names.eni(made["eni_a"]), creds, REPO_BUCKET, "kernel.rpm")
+    steps.check(
+        "the endpoint policy's Deny, enforced",
+        repo.get("error") == "AccessDenied" and "VPC endpoint policy" in repo.get("message", ""),
+        repo.get("message", str(repo))[:160],
+    )
+    cut = s3_get_inside(names.eni(made["eni_c"]), creds, BUCKET, "train.csv")
+    steps.check(
+        "no endpoint route, no path", cut.get("error") == "ConnectTimeoutError", cut.get("error", str(cut))
+    )
+    b_address = ec2_address(client("ec2"), made["eni_b"])
+    with Agent(names.eni(made["eni_b"])) as peer, Agent(names.eni(made["eni_a"])) as prober:
+        peer.serve(tcp=[29500])
+        seen = prober.probe([Probe("peers", "tcp", b_address, 29500)])
+    steps.check(
+        "training peers connect (self-referencing rule)",
+        seen["peers"] == "open",
+        f"tcp/29500 {seen['peers']}",
+    )
+
+
+def ec2_address(ec2: Any, eni_id: str) -> str:
+    found = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni_id])["NetworkInterfaces"][0]
+    return str(found["PrivateIpAddress"])
 
 
 def _build(ec2: Any, made: dict[str, Any]) -> None:
@@ -146,7 +205,7 @@ def _build(ec2: Any, made: dict[str, Any]) -> None:
     ec2.authorize_security_group_ingress(
         GroupId=sg, IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": sg}]}]
     )
-    for name, subnet in (("eni_a", "a"), ("eni_b", "b")):
+    for name, subnet in (("eni_a", "a"), ("eni_b", "b"), ("eni_c", "c")):
         made[name] = ec2.create_network_interface(
             SubnetId=made[subnet], Groups=[sg], Description="training instance"
         )["NetworkInterface"]["NetworkInterfaceId"]
@@ -157,7 +216,7 @@ def _tear_down(ec2: Any, made: dict[str, Any]) -> None:
         ec2.delete_network_insights_analysis(NetworkInsightsAnalysisId=made["nia"])
     if "nip" in made:
         ec2.delete_network_insights_path(NetworkInsightsPathId=made["nip"])
-    for name in ("eni_a", "eni_b"):
+    for name in ("eni_a", "eni_b", "eni_c"):
         if name in made:
             ec2.delete_network_interface(NetworkInterfaceId=made[name])
     if "vpce" in made:
