@@ -167,4 +167,3 @@ def read_destroyed(sock: socket.socket) -> list[CtEntry]:
         for message in netlink.receive(sock)
         if message.kind == _MSG_DELETE and (entry := parse_entry(message)) is not None
     ]
-

@@ -21,6 +21,7 @@ __all__ = [
     "bind",
     "open_nflog",
     "parse_ip",
+    "parse_logged",
     "read_logged",
 ]
 
@@ -120,7 +121,7 @@ def open_nflog(namespace: str | None, group: int) -> socket.socket:
     return sock
 
 
-def _logged(message: netlink.Message, received: float) -> LoggedPacket | None:
+def parse_logged(message: netlink.Message, received: float) -> LoggedPacket | None:
     attrs = message.attrs
     packet = parse_ip(attrs.get(_A_PAYLOAD, b""))
     if packet is None:
@@ -146,7 +147,7 @@ def read_logged(sock: socket.socket) -> list[LoggedPacket]:
     found: list[LoggedPacket] = []
     for message in netlink.receive(sock):
         if message.kind == _MSG_PACKET:
-            logged = _logged(message, received)
+            logged = parse_logged(message, received)
             if logged is not None:
                 found.append(logged)
     return found
