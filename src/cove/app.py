@@ -24,6 +24,7 @@ from cove.services.cloudtrail.provider import CloudTrailProvider
 from cove.services.ec2.changes import ChangeFeed
 from cove.services.ec2.kernel_sync import KernelSync
 from cove.services.ec2.provider import Ec2Provider
+from cove.services.ec2.resolvers import VpcResolvers
 from cove.services.iam.accounts import LocalAccount, ensure_local_account
 from cove.services.iam.authorizer import IamAuthorizer
 from cove.services.iam.provider import IamProvider
@@ -50,6 +51,7 @@ class Cove:
     kernel: KernelSync | None = None
     """The enforced VPCs (None when the fabric is off or cannot run here)."""
     listeners: NamespaceListeners | None = None
+    resolvers: VpcResolvers | None = None
 
     def asgi(self, source: SourceFactory = loopback_source) -> CoveAsgi:
         return CoveAsgi(self, source)
@@ -123,7 +125,10 @@ def build(settings: Settings) -> Cove:
         cove.kernel = KernelSync(db, Fabric(names), changes)
         listeners = NamespaceListeners(cove.asgi)
         cove.listeners = listeners
-        cove.kernel.observers.append(lambda ruleset: listeners.sync(_listener_specs(names, ruleset)))
+        cove.kernel.observers.append(lambda state: listeners.sync(_listener_specs(names, state.ruleset)))
+        resolvers = VpcResolvers(names)
+        cove.kernel.observers.append(resolvers.sync)
+        cove.resolvers = resolvers
     return cove
 
 
@@ -197,6 +202,8 @@ class CoveAsgi:
                     self.cove.kernel.stop()
                 if self.cove.listeners is not None:
                     self.cove.listeners.stop()
+                if self.cove.resolvers is not None:
+                    self.cove.resolvers.stop()
                 self.cove.db.dispose()
                 log.info("cove stopped")
                 await send({"type": "lifespan.shutdown.complete"})

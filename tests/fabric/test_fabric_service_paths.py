@@ -198,3 +198,56 @@ def test_s3_reachable_only_along_the_vpc_paths_with_policies_enforced(server: Em
         with pytest.raises(s3.exceptions.ClientError) as denied:
             s3.get_object(Bucket=bucket, Key="data.txt")
         assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+_RESOLVE = r"""
+import json, sys
+from dnslib import DNSRecord, RCODE
+out = {}
+for name in sys.argv[2:]:
+    try:
+        reply = DNSRecord.parse(DNSRecord.question(name).send(sys.argv[1], 53, timeout=2))
+        out[name] = [str(r.rdata) for r in reply.rr] or RCODE[reply.header.rcode]
+    except Exception as exc:
+        out[name] = type(exc).__name__
+print(json.dumps(out))
+"""
+
+
+def test_the_vpc_resolver_answers_inside_the_vpc(server: EmbeddedServer) -> None:
+    ec2 = make_client(server, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.31.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.31.1.0/24")["Subnet"]["SubnetId"]
+    eni = ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]
+    _wait(server)
+    assert server.cove.kernel is not None
+    namespace = server.cove.kernel.fabric.names.eni(eni["NetworkInterfaceId"])
+    names = [
+        "s3.us-east-1.amazonaws.com",
+        "my-bucket.s3.us-east-1.amazonaws.com",
+        eni["PrivateDnsName"],
+        "nowhere.example",
+    ]
+
+    def ask(resolver: str) -> dict[str, object]:
+        done = subprocess.run(
+            netns.unprivileged(namespace, [sys.executable, "-c", _RESOLVE, resolver, *names]),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 0, done.stderr
+        answers: dict[str, object] = json.loads(done.stdout)
+        return answers
+
+    for resolver in ("10.31.0.2", "169.254.169.253"):
+        answers = ask(resolver)
+        assert answers["s3.us-east-1.amazonaws.com"] == [S3_ADDRESS]
+        assert answers["my-bucket.s3.us-east-1.amazonaws.com"] == [S3_ADDRESS]
+        assert answers[eni["PrivateDnsName"]] == [eni["PrivateIpAddress"]]
+        assert answers["nowhere.example"] == "NXDOMAIN"
+
+    # enableDnsSupport off: no Amazon DNS server in the VPC any more.
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": False})
+    _wait(server)
+    assert ask("10.31.0.2")["s3.us-east-1.amazonaws.com"] in ("TimeoutError", "timeout", "error")

@@ -12,29 +12,61 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from cove.db import Database
 from cove.fabric.kernel import ApplyReport, Fabric
-from cove.netmodel import RuleSet, VpcRouter, compile_network
+from cove.netmodel import Network, RuleSet, VpcRouter, compile_network
 from cove.services.ec2.changes import ChangeFeed
+from cove.services.ec2.dns import endpoint_dns_names
 from cove.services.ec2.snapshot import load_network
 from cove.services.ec2.tables.topology import Vpc
 
-__all__ = ["KernelSync", "desired_ruleset"]
+__all__ = ["DesiredState", "KernelSync", "Scope", "desired_ruleset", "desired_state"]
 
 log = logging.getLogger("cove.fabric")
 
 
-def desired_ruleset(db: Database) -> RuleSet:
-    """Every VPC of every account and region, compiled for the kernel."""
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """One account's VPCs in one region, as the model sees them."""
+
+    account_id: str
+    region: str
+    network: Network
+    endpoint_names: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    ruleset: RuleSet
+    scopes: tuple[Scope, ...]
+
+    def scope_of(self, vpc_id: str) -> Scope:
+        return next(s for s in self.scopes if vpc_id in s.network.vpcs)
+
+
+def desired_state(db: Database) -> DesiredState:
+    """Every VPC of every account and region, compiled for the kernel (one short read)."""
     with db.session() as session:
-        scopes = sorted({(row[0], row[1]) for row in session.execute(select(Vpc.account_id, Vpc.region))})
-        routers: list[VpcRouter] = []
-        for account_id, region in scopes:
-            routers.extend(compile_network(load_network(session, account_id, region)).vpcs)
-    return RuleSet(tuple(sorted(routers, key=lambda r: r.vpc_id)))
+        pairs = sorted({(row[0], row[1]) for row in session.execute(select(Vpc.account_id, Vpc.region))})
+        scopes = tuple(
+            Scope(
+                account,
+                region,
+                load_network(session, account, region),
+                endpoint_dns_names(session, account, region),
+            )
+            for account, region in pairs
+        )
+    routers: list[VpcRouter] = [r for scope in scopes for r in compile_network(scope.network).vpcs]
+    return DesiredState(RuleSet(tuple(sorted(routers, key=lambda r: r.vpc_id))), scopes)
+
+
+def desired_ruleset(db: Database) -> RuleSet:
+    return desired_state(db).ruleset
 
 
 class KernelSync:
@@ -46,7 +78,7 @@ class KernelSync:
         self.generation = 0
         """Bumped by every change; `applied` catches up when the kernel reflects it."""
         self.applied = 0
-        self.observers: list[Callable[[RuleSet], None]] = []
+        self.observers: list[Callable[[DesiredState], None]] = []
         """Called with each applied rule set (service listeners, DNS, flow logs follow the kernel)."""
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -70,10 +102,10 @@ class KernelSync:
     def sync_now(self) -> ApplyReport:
         with self._done:
             generation = self.generation
-        ruleset = desired_ruleset(self.db)
-        report = self.fabric.apply(ruleset)
+        state = desired_state(self.db)
+        report = self.fabric.apply(state.ruleset)
         for observer in self.observers:
-            observer(ruleset)
+            observer(state)
         with self._done:
             self.applied = max(self.applied, generation)
             self.last = report
