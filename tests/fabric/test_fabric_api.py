@@ -4,6 +4,7 @@ namespace cannot loosen or sidestep its rules."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from cove.fabric.probe import Agent, Probe
 from cove.server import EmbeddedServer, free_port
 from cove.settings import Settings
 from tests.conftest import make_client
+from tests.fabric.conftest import host_links_into
 from tests.fabric.fabric_support import fabric_available
 
 pytestmark = [pytest.mark.root, pytest.mark.skipif(not fabric_available(), reason="needs root and netns")]
@@ -79,6 +81,11 @@ def test_api_objects_become_enforced_namespaces(state: Path) -> None:
             names.eni(topo["server"]["NetworkInterfaceId"]),
         )
         assert netns.exists(names.router(topo["vpc"])) and netns.exists(client_ns) and netns.exists(server_ns)
+        # Every veth joins two Cove namespaces: none has a peer in the host's namespace.
+        assert host_links_into(set(netns.listing(names.prefix))) == []
+        for namespace in netns.listing(names.prefix):
+            links = netns.run(namespace, ["ip", "-j", "link", "show"]).stdout
+            assert all(link["ifname"] == "lo" or "link_netnsid" in link for link in json.loads(links))
         shown = netns.run(client_ns, ["ip", "-4", "-o", "addr", "show", "dev", "eth0"]).stdout
         assert f"{topo['client']['PrivateIpAddress']}/24" in shown
         link = netns.run(client_ns, ["ip", "-o", "link", "show", "eth0"]).stdout

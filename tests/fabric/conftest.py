@@ -1,0 +1,40 @@
+"""After the kernel tests: nothing of Cove is left in the kernel, and nothing ever touched the host."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from cove.fabric import netns
+
+
+def host_links_into(namespaces: set[str]) -> list[str]:
+    """Interfaces of the host's namespace whose veth peer lives in one of `namespaces`."""
+    ids = json.loads(
+        subprocess.run(["ip", "-j", "netns", "list-id"], capture_output=True, text=True).stdout or "[]"
+    )
+    named = {entry["nsid"]: entry.get("name") for entry in ids}
+    links = json.loads(
+        subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True).stdout or "[]"
+    )
+    return [
+        link["ifname"]
+        for link in links
+        if "link_netnsid" in link and named.get(link["link_netnsid"]) in namespaces
+    ]
+
+
+def cove_namespaces() -> set[str]:
+    # Every Cove state directory's prefix is `cv<4 hex>-`; tests use `cvt…-` names of their own.
+    return {n for n in netns.listing("cv")}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_kernel_leftovers() -> Iterator[None]:
+    before = cove_namespaces()
+    yield
+    left = cove_namespaces() - before
+    assert not left, f"namespaces left behind: {sorted(left)}"
