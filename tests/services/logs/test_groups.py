@@ -8,6 +8,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from cove.services.logs.service import append_events
+
+from .conftest import now_ms
+
 
 def _error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
     return exc.value.response["Error"]["Code"], exc.value.response["Error"]["Message"]
@@ -145,3 +149,23 @@ def test_kms_key_association(logs: Any, group: str) -> None:
     assert logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"][0]["kmsKeyId"] == key
     logs.disassociate_kms_key(logGroupName=group)
     assert "kmsKeyId" not in logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"][0]
+
+
+def test_retention_expires_events_and_stored_bytes(logs: Any, group: str, cove_server: Any) -> None:
+    cove = cove_server.cove
+    day = 86_400_000
+    t = now_ms()
+    old, new = (t - 10 * day, "ten days old"), (t, "fresh")
+    append_events(cove.db, cove.account.account_id, "us-east-1", group, "s", [old, new])
+    append_events(cove.db, cove.account.account_id, "us-east-1", group, "other", [(t, "other stream")])
+
+    def stored() -> int:
+        return int(logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"][0]["storedBytes"])
+
+    assert stored() == len("ten days old") + len("fresh") + len("other stream")
+    logs.put_retention_policy(logGroupName=group, retentionInDays=7)
+    got = logs.get_log_events(logGroupName=group, logStreamName="s", startFromHead=True)["events"]
+    assert [e["message"] for e in got] == ["fresh"]
+    assert stored() == len("fresh") + len("other stream")
+    logs.delete_log_stream(logGroupName=group, logStreamName="s")
+    assert stored() == len("other stream")

@@ -30,7 +30,8 @@ _IN_LIST_MAX = 500
 _DESCENDING_FROM_MS = 1_704_067_200_000
 
 
-def filter_log_events(s: Session, group: LogGroupRow, p: dict[str, Any]) -> Out:
+def filter_log_events(s: Session, group: LogGroupRow, p: dict[str, Any], floor: int | None = None) -> Out:
+    """``floor``: the oldest timestamp the group's retention keeps."""
     names, prefix = p.get("logStreamNames"), p.get("logStreamNamePrefix")
     if names is not None and prefix is not None:
         raise InvalidParameterException("Cannot specify both logStreamNames and logStreamNamePrefix.")
@@ -55,6 +56,8 @@ def filter_log_events(s: Session, group: LogGroupRow, p: dict[str, Any]) -> Out:
         LogEventRow.ingestion,
         LogEventRow.message,
     ).where(LogEventRow.group_id == group.id)
+    if floor is not None:
+        query = query.where(LogEventRow.timestamp >= floor)
     if p.get("startTime") is not None:
         query = query.where(LogEventRow.timestamp >= p["startTime"])
     if p.get("endTime") is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,9 +27,11 @@ __all__ = [
     "delete_group",
     "describe_groups",
     "find_group",
+    "forget_events",
     "group_view",
     "purge_expired",
     "put_retention",
+    "retention_floor",
 ]
 
 Out = dict[str, Any]
@@ -110,15 +112,35 @@ def put_retention(s: Session, group: LogGroupRow, days: int | None, now_ms: int)
     purge_expired(s, group, now_ms)
 
 
+def retention_floor(group: LogGroupRow, now_ms: int) -> int | None:
+    """The oldest timestamp the group's retention keeps (None: it keeps everything)."""
+    return None if group.retention_days is None else now_ms - group.retention_days * _DAY_MS
+
+
 def purge_expired(s: Session, group: LogGroupRow, now_ms: int) -> int:
     """Delete the events the group's retention no longer keeps; how many went."""
-    if group.retention_days is None:
+    floor = retention_floor(group, now_ms)
+    if floor is None:
         return 0
-    cutoff = now_ms - group.retention_days * _DAY_MS
-    gone = s.execute(
-        delete(LogEventRow).where(LogEventRow.group_id == group.id, LogEventRow.timestamp < cutoff)
-    )
-    return int(getattr(gone, "rowcount", 0) or 0)
+    return forget_events(s, group, LogEventRow.timestamp < floor)
+
+
+def forget_events(s: Session, group: LogGroupRow, *where: Any) -> int:
+    """Delete the group's events matching ``where`` and take their bytes off storedBytes."""
+    condition = and_(LogEventRow.group_id == group.id, *where)
+    count, size = s.execute(
+        select(func.count(), func.coalesce(func.sum(LogEventRow.size), 0)).where(condition)
+    ).one()
+    if count:
+        s.execute(delete(LogEventRow).where(condition))
+        s.execute(
+            update(LogGroupRow)
+            .where(LogGroupRow.id == group.id)
+            .values(stored_bytes=LogGroupRow.stored_bytes - size)
+            .execution_options(synchronize_session=False)
+        )
+        s.refresh(group)
+    return int(count)
 
 
 def group_view(row: LogGroupRow, *, brief: bool = False) -> Out:

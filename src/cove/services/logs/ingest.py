@@ -10,6 +10,7 @@ from sqlalchemy import case, insert, update
 from sqlalchemy.orm import Session
 
 from cove.services.logs.errors import InvalidParameterException
+from cove.services.logs.groups import purge_expired
 from cove.services.logs.streams import sequence_token
 from cove.services.logs.tables import LogEventRow, LogGroupRow, LogStreamRow
 
@@ -106,6 +107,7 @@ def store_events(
                     "timestamp": ts,
                     "ingestion": now_ms,
                     "message": message,
+                    "size": len(message.encode()),
                 }
                 for ts, message in events[start : start + _INSERT_CHUNK]
             ],
@@ -132,3 +134,5 @@ def store_events(
     )
     s.refresh(stream)
     s.refresh(group)
+    # Retention is applied as events arrive (and when the policy changes), not by a sweeper.
+    purge_expired(s, group, now_ms)

@@ -151,13 +151,14 @@ class LogsProvider(Provider):
     def get_log_events(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
         with self.db.read() as s:
             group = groups.find_group(s, ctx.account_id, ctx.region, self._group_name(ctx, p))
-            return reading.get_log_events(s, streams.find_stream(s, group, p["logStreamName"]), p)
+            stream = streams.find_stream(s, group, p["logStreamName"])
+            return reading.get_log_events(s, stream, p, groups.retention_floor(group, epoch_ms(ctx.now)))
 
     @operation("FilterLogEvents")
     def filter_log_events(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
         with self.db.read() as s:
             group = groups.find_group(s, ctx.account_id, ctx.region, self._group_name(ctx, p))
-            return filtering.filter_log_events(s, group, p)
+            return filtering.filter_log_events(s, group, p, groups.retention_floor(group, epoch_ms(ctx.now)))
 
     # Tags
 

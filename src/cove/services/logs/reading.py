@@ -33,10 +33,13 @@ def before(position: Position) -> Any:
     return and_(LogEventRow.timestamp <= ts, or_(LogEventRow.timestamp < ts, LogEventRow.id < row))
 
 
-def get_log_events(s: Session, stream: LogStreamRow, p: dict[str, Any]) -> Out:
+def get_log_events(s: Session, stream: LogStreamRow, p: dict[str, Any], floor: int | None = None) -> Out:
+    """``floor``: the oldest timestamp the group's retention keeps."""
     query = select(LogEventRow.id, LogEventRow.timestamp, LogEventRow.ingestion, LogEventRow.message).where(
         LogEventRow.stream_id == stream.id
     )
+    if floor is not None:
+        query = query.where(LogEventRow.timestamp >= floor)
     if p.get("startTime") is not None:
         query = query.where(LogEventRow.timestamp >= p["startTime"])
     if p.get("endTime") is not None:

@@ -14,7 +14,8 @@ SDKs, the console-like CLI, SageMaker's ``logs=True``) see it as they would on A
 :class:`~sqlalchemy.orm.Session` (the events commit with the caller's transaction). Timestamps are
 epoch milliseconds. Unlike PutLogEvents, producers are trusted: events may come in any order (they
 are sorted), batches have no size, count or time-window limit, and nothing is rejected for being
-old or new. A missing stream is created unless ``create_stream=False``; a missing group only with
+old or new (though the group's retention, when it has one, drops what it would not keep anyway,
+as it does for every write). A missing stream is created unless ``create_stream=False``; a missing group only with
 ``create_group=True``, otherwise ResourceNotFoundException, as AWS would answer the producer.
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,7 @@ from cove.services.logs.errors import (
     ResourceNotFoundException,
     invalid_token,
 )
+from cove.services.logs.groups import forget_events
 from cove.services.logs.names import check_stream_name, stream_arn
 from cove.services.logs.tables import LogEventRow, LogGroupRow, LogStreamRow
 
@@ -51,7 +52,7 @@ def create_stream(s: Session, group: LogGroupRow, name: str, now_ms: int) -> Log
 
 
 def delete_stream(s: Session, group: LogGroupRow, stream: LogStreamRow) -> None:
-    s.execute(delete(LogEventRow).where(LogEventRow.stream_id == stream.id))
+    forget_events(s, group, LogEventRow.stream_id == stream.id)
     s.delete(stream)
 
 

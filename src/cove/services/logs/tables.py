@@ -61,3 +61,5 @@ class LogEventRow(Base):
     timestamp: Mapped[int] = mapped_column(BigInteger)
     ingestion: Mapped[int] = mapped_column(BigInteger)
     message: Mapped[str] = mapped_column(Text)
+    # The message's UTF-8 length: what storedBytes adds up, and takes back when events go.
+    size: Mapped[int] = mapped_column(Integer)

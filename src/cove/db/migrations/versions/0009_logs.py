@@ -61,6 +61,7 @@ def upgrade() -> None:
         sa.Column("timestamp", sa.BigInteger(), nullable=False),
         sa.Column("ingestion", sa.BigInteger(), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["group_id"],
             ["logs_groups.id"],
