@@ -150,7 +150,7 @@ class Gateway:
             if family == "ec2":
                 problems = [p for p in problems if p.kind is not ProblemKind.ENUM_CASE]
             if problems:
-                raise validation_error(problems, family)
+                raise validation_error(problems, family, service)
             provider = self.providers.get(service)
             handler = provider.handler(operation.name) if provider else None
             if provider is None or handler is None:

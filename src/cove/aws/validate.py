@@ -610,9 +610,13 @@ def _hex(digits: str) -> int | None:
 # Rendering
 
 
-def validation_error(problems: list[ValidationProblem], family: str) -> ServiceError:
+# json services whose model violations carry another code than ValidationException.
+_SERVICE_VALIDATION_CODES = {"logs": "InvalidParameterException"}
+
+
+def validation_error(problems: list[ValidationProblem], family: str, service: str = "") -> ServiceError:
     """The error AWS returns for ``problems`` in protocol ``family`` (query, ec2, json,
-    rest-json, rest-xml)."""
+    rest-json, rest-xml) of ``service``."""
     if not problems:
         raise ValueError("no validation problems to report")
     if family in ("json", "rest-json", "query"):
@@ -621,6 +625,8 @@ def validation_error(problems: list[ValidationProblem], family: str) -> ServiceE
         message = f"{count} {noun} detected: " + "; ".join(p.message() for p in problems)
         if family == "query":
             return ServiceError(message, code="ValidationError", status=400)
+        if service in _SERVICE_VALIDATION_CODES:
+            return ServiceError(message, code=_SERVICE_VALIDATION_CODES[service], status=400)
         return ValidationException(message, status=400)
     first = problems[0]
     if family == "ec2":

@@ -169,3 +169,13 @@ def test_retention_expires_events_and_stored_bytes(logs: Any, group: str, cove_s
     assert stored() == len("fresh") + len("other stream")
     logs.delete_log_stream(logGroupName=group, logStreamName="s")
     assert stored() == len("other stream")
+
+
+def test_model_violations_are_invalid_parameter_exceptions(logs: Any) -> None:
+    """Logs answers a request that breaks the API model with InvalidParameterException, not the
+    ValidationException of other json services."""
+    with pytest.raises(ClientError) as exc:
+        logs.describe_log_groups(limit=51)
+    err = exc.value.response["Error"]
+    assert err["Code"] == "InvalidParameterException"
+    assert "limit" in err["Message"] and "less than or equal to 50" in err["Message"]
