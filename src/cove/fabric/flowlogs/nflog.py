@@ -30,6 +30,8 @@ _MSG_PACKET = _SUBSYS_ULOG << 8
 _MSG_CONFIG = (_SUBSYS_ULOG << 8) | 1
 _CFG_CMD = 1
 _CFG_MODE = 2
+_CFG_TIMEOUT = 3
+_CFG_QTHRESH = 4
 _CMD_BIND = 1
 _COPY_PACKET = 2
 _A_TIMESTAMP = 3
@@ -96,10 +98,14 @@ def parse_ip(data: bytes) -> PacketHeader | None:
 
 
 def bind(sock: socket.socket, group: int, copy_range: int = 128) -> None:
-    """Bind the socket to the group and ask for the packet's first `copy_range` bytes."""
+    """Bind the socket to the group and ask for the packet's first `copy_range` bytes, each
+    packet as soon as it is logged (the kernel otherwise batches up to 100 packets or 1 s, and an
+    interval closed meanwhile would miss them)."""
     for payload in (
         netlink.attribute(_CFG_CMD, struct.pack("B", _CMD_BIND)),
         netlink.attribute(_CFG_MODE, struct.pack("!IBx", copy_range, _COPY_PACKET)),
+        netlink.attribute(_CFG_QTHRESH, struct.pack("!I", 1))
+        + netlink.attribute(_CFG_TIMEOUT, struct.pack("!I", 1)),
     ):
         sock.send(
             netlink.request(
