@@ -61,6 +61,9 @@ class Topology:
         return [self.router, *(e.namespace for e in self.enis.values())]
 
     def build_router(self) -> None:
+        # A crashed earlier run with the same tag may have left namespaces of ours behind.
+        for leftover in netns.listing(f"cvtfl{self.tag}-"):
+            netns.remove(leftover)
         netns.create(self.router)
         netns.write_sysctl(self.router, "net.ipv4.ip_forward", "1")
 
@@ -107,8 +110,15 @@ class Topology:
             return body()
 
     def remove(self) -> None:
+        """Remove every namespace, even when one of them resists (the first error is raised)."""
+        errors: list[Exception] = []
         for namespace in self.namespaces():
-            netns.remove(namespace)
+            try:
+                netns.remove(namespace)
+            except netns.NamespaceError as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
 
 def unique_tag() -> str:

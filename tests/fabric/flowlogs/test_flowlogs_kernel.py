@@ -118,9 +118,9 @@ def collector(world: World) -> Iterator[FlowLogCollector]:
 def settle_and_flush(flows: FlowLogCollector) -> tuple[int, int]:
     """Let the last packets reach the log socket, then close the interval; its bounds."""
     time.sleep(0.3)
-    begin = int(flows._window_start)
+    begin = int(flows.window_start)
     flows.flush()
-    return begin, int(flows._window_start)
+    return begin, int(flows.window_start)
 
 
 def ip_mib() -> dict[str, int]:

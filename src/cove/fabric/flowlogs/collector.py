@@ -93,6 +93,11 @@ class FlowLogCollector:
             self._specs = parsed
             self._traffic_path = traffic_path
 
+    @property
+    def window_start(self) -> float:
+        """When the interval in progress began (Unix seconds)."""
+        return self._window_start
+
     def window_s(self) -> float:
         """The aggregation interval in force: never longer than a flow log's maximum."""
         limits = [float(spec.max_aggregation_interval) for spec, _ in self._specs]
