@@ -22,6 +22,7 @@ from cove.listeners import ListenerSpec, NamespaceListeners
 from cove.netmodel import RuleSet
 from cove.services.cloudtrail.provider import CloudTrailProvider
 from cove.services.ec2.changes import ChangeFeed
+from cove.services.ec2.flow_delivery import FlowLogDelivery
 from cove.services.ec2.kernel_sync import KernelSync
 from cove.services.ec2.provider import Ec2Provider
 from cove.services.ec2.resolvers import VpcResolvers
@@ -52,6 +53,7 @@ class Cove:
     """The enforced VPCs (None when the fabric is off or cannot run here)."""
     listeners: NamespaceListeners | None = None
     resolvers: VpcResolvers | None = None
+    flow_logs: FlowLogDelivery | None = None
 
     def asgi(self, source: SourceFactory = loopback_source) -> CoveAsgi:
         return CoveAsgi(self, source)
@@ -129,6 +131,9 @@ def build(settings: Settings) -> Cove:
         resolvers = VpcResolvers(names)
         cove.kernel.observers.append(resolvers.sync)
         cove.resolvers = resolvers
+        flow_logs = FlowLogDelivery(db, names, settings.flow_log_interval)
+        cove.kernel.observers.append(flow_logs.sync)
+        cove.flow_logs = flow_logs
     return cove
 
 
@@ -204,6 +209,8 @@ class CoveAsgi:
                     self.cove.listeners.stop()
                 if self.cove.resolvers is not None:
                     self.cove.resolvers.stop()
+                if self.cove.flow_logs is not None:
+                    self.cove.flow_logs.stop()
                 self.cove.db.dispose()
                 log.info("cove stopped")
                 await send({"type": "lifespan.shutdown.complete"})

@@ -22,6 +22,12 @@ class Settings:
     region: str = field(default_factory=lambda: os.environ.get("COVE_REGION", DEFAULT_REGION))
     database_url: str | None = field(default_factory=lambda: os.environ.get("COVE_DATABASE_URL") or None)
     log_level: str = field(default_factory=lambda: os.environ.get("COVE_LOG_LEVEL", "info"))
+    flow_log_interval: float | None = field(
+        default_factory=lambda: (
+            float(os.environ["COVE_FLOW_LOG_INTERVAL"]) if os.environ.get("COVE_FLOW_LOG_INTERVAL") else None
+        )
+    )
+    """Seconds per flow-log aggregation interval, overriding MaxAggregationInterval (tests, demos)."""
     fabric: str = field(default_factory=lambda: os.environ.get("COVE_FABRIC", "auto"))
     """Kernel enforcement of VPCs: `on`, `off`, or `auto` (on when running as root with namespaces)."""
     # The local account's id when the state directory is first created (random otherwise).
