@@ -27,14 +27,10 @@ def host_links_into(namespaces: set[str]) -> list[str]:
     ]
 
 
-def cove_namespaces() -> set[str]:
-    # Every Cove state directory's prefix is `cv<4 hex>-`; tests use `cvt…-` names of their own.
-    return {n for n in netns.listing("cv")}
-
-
 @pytest.fixture(scope="session", autouse=True)
 def no_kernel_leftovers() -> Iterator[None]:
-    before = cove_namespaces()
+    """Every namespace this test process created (through cove.fabric.netns) is gone at the end.
+    Scoped to this process, so parallel workers and other sessions do not count."""
     yield
-    left = cove_namespaces() - before
-    assert not left, f"namespaces left behind: {sorted(left)}"
+    left = sorted(n for n in netns.CREATED if netns.exists(n))
+    assert not left, f"namespaces left behind: {left}"

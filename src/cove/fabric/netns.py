@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 __all__ = [
+    "CREATED",
     "NETNS_DIR",
     "NamespaceError",
     "create",
@@ -57,10 +58,15 @@ def listing(prefix: str = "") -> list[str]:
     return sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(prefix))
 
 
+CREATED: set[str] = set()
+"""Namespaces this process created (what its tests must have removed by the end)."""
+
+
 def create(name: str) -> bool:
     """Create the namespace if missing; True when it was created now. Loopback is brought up."""
     if exists(name):
         return False
+    CREATED.add(name)
     result = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
     if result.returncode != 0 and not exists(name):
         raise NamespaceError(f"ip netns add {name}: {result.stderr.strip()}")
