@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from cove.fabric import netns
 from cove.fabric.names import Names
 from cove.fabric.router import RouterReconciler
+from cove.fabric.tracking import UntrackedFlows
 from cove.netmodel import RuleSet
 
 __all__ = ["ApplyReport", "Fabric"]
@@ -35,6 +36,7 @@ class Fabric:
     names: Names
     _routers: RouterReconciler = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _untracked: UntrackedFlows = field(default_factory=UntrackedFlows, init=False)
 
     def __post_init__(self) -> None:
         self._routers = RouterReconciler(self.names)
@@ -46,6 +48,8 @@ class Fabric:
             enis = 0
             for router in ruleset.vpcs:
                 wanted.update(self._routers.apply(router))
+                # After the new table: cut the untracked flows it no longer admits (AWS §1.3).
+                self._untracked.after_apply(self.names.router(router.vpc_id), router)
                 wanted.add(self.names.router(router.vpc_id))
                 wanted.update(self.names.eni(a.eni_id) for a in router.attachments)
                 enis += len(router.attachments)
