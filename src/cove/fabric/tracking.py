@@ -34,6 +34,7 @@ addresses: the original source (before the internet gateway's source NAT) and th
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 from collections.abc import Iterable
@@ -100,8 +101,17 @@ class _Packet:
     port: int
 
 
+@functools.lru_cache(maxsize=4096)
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(cidr, strict=False)
+
+
 def _contains(cidr: str, address: str) -> bool:
-    return ipaddress.ip_address(address) in ipaddress.ip_network(cidr, strict=False)
+    return ipaddress.ip_address(address) in _network(cidr)
+
+
+def _owners(router: VpcRouter) -> dict[str, EniAttachment]:
+    return {a.split("/")[0]: att for att in router.attachments for a in att.addresses}
 
 
 def _peer_matches(router: VpcRouter, rule: SgRule, address: str) -> bool:
@@ -144,8 +154,7 @@ class _End:
         return "ingress" if self.direction == "egress" else "egress"
 
 
-def _ends(router: VpcRouter, entry: ConntrackEntry) -> list[_End]:
-    owner = {a.split("/")[0]: att for att in router.attachments for a in att.addresses}
+def _ends(owner: dict[str, EniAttachment], entry: ConntrackEntry) -> list[_End]:
     ends: list[_End] = []
     initiator, responder = owner.get(entry.initiator), owner.get(entry.responder)
     if initiator is not None:
@@ -178,7 +187,7 @@ def _lpm_next_hop(router: VpcRouter, attachment: EniAttachment, address: str) ->
     for route in table.routes:
         if ":" in route.destination or not _contains(route.destination, address):
             continue
-        length = ipaddress.ip_network(route.destination, strict=False).prefixlen
+        length = _network(route.destination).prefixlen
         if best is None or length > best[0]:
             best = (length, route.next_hop)
     return best[1] if best else None
@@ -189,9 +198,8 @@ def _exempt(router: VpcRouter, address: str) -> bool:
     return address in {e.address for e in router.exemptions} or _contains(_LINK_LOCAL, address)
 
 
-def _always_tracked(router: VpcRouter, entry: ConntrackEntry) -> bool:
+def _always_tracked(router: VpcRouter, owner: dict[str, EniAttachment], entry: ConntrackEntry) -> bool:
     """NAT gateway and interface endpoint flows are tracked whatever the rules say."""
-    owner = {a.split("/")[0]: att for att in router.attachments for a in att.addresses}
     ends = [owner.get(entry.initiator), owner.get(entry.responder)]
     if any(att is not None and att.kind in ("vpc_endpoint", "nat_gateway") for att in ends):
         return True
@@ -226,10 +234,11 @@ def _admitted(router: VpcRouter, end: _End) -> bool:
 def flows_to_cut(old: VpcRouter, new: VpcRouter, entries: Iterable[ConntrackEntry]) -> list[ConntrackEntry]:
     """The entries of flows that were untracked under `old` and that `new` no longer admits."""
     cut: list[ConntrackEntry] = []
+    owner = _owners(old)
     for entry in entries:
-        if _exempt(old, entry.responder) or _always_tracked(old, entry):
+        if _exempt(old, entry.responder) or _always_tracked(old, owner, entry):
             continue
-        for end in _ends(old, entry):
+        for end in _ends(owner, entry):
             if _untracked_at(old, end) and not _admitted(new, end):
                 cut.append(entry)
                 break
@@ -240,12 +249,14 @@ def _security_state(router: VpcRouter) -> tuple[object, ...]:
     return (router.sg_chains, router.address_sets, router.attachments)
 
 
-def _delete(namespace: str, entry: ConntrackEntry) -> None:
-    protocol = "tcp" if entry.protocol == _TCP else "udp"
-    argv = ["conntrack", "-D", "-f", "ipv4", "-p", protocol, "-s", entry.initiator, "-d", entry.orig_dst]
-    argv += ["--sport", str(entry.sport), "--dport", str(entry.dport)]
-    # Exit status 1 when the flow ended meanwhile: nothing left to cut.
-    netns.run(namespace, argv, check=False)
+def _delete(namespace: str, entries: list[ConntrackEntry]) -> None:
+    """One `conntrack -R` batch of deletions; a flow that ended meanwhile is simply not found."""
+    lines = [
+        f"-D -f ipv4 -p {'tcp' if e.protocol == _TCP else 'udp'} -s {e.initiator} -d {e.orig_dst} "
+        f"--sport {e.sport} --dport {e.dport}"
+        for e in entries
+    ]
+    netns.run(namespace, ["conntrack", "-R", "/dev/stdin"], input="\n".join(lines) + "\n", check=False)
 
 
 @dataclass
@@ -263,8 +274,7 @@ class UntrackedFlows:
             return []
         listed = netns.run(namespace, ["conntrack", "-L", "-f", "ipv4"], check=False)
         cut = flows_to_cut(old, router, parse_conntrack(listed.stdout))
-        for entry in cut:
-            _delete(namespace, entry)
         if cut:
+            _delete(namespace, cut)
             log.info("fabric cut %d untracked flows in %s", len(cut), namespace)
         return cut
