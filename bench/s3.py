@@ -1,11 +1,24 @@
-"""S3 throughput: Cove against moto_server in one run, with a raw file copy as the baseline.
+"""S3 throughput: Cove against moto_server and a do-nothing server in one run, with a raw file copy
+as the baseline.
 
 Large objects (default 512 MiB) are PUT and GET through boto3's transfer manager with SSE-S3 and
 SSE-KMS; many small objects (default 2,000 x 16 KiB) are PUT and GET one call each from a few
-threads. The raw copy is ``shutil.copyfile`` of a same-size file on the same disk as Cove's state.
+threads. The same client code drives three servers: Cove, moto_server, and bench/s3canned.py, which
+stores nothing and answers every GET with pre-built bytes under Cove's uvicorn settings. The last
+one is the ceiling: what boto3 and the HTTP stack reach on this machine with no server work at all.
 
-    .venv/bin/python bench/s3.py [--large-mib 512] [--small 2000] [--threads 8]
-    .venv/bin/python bench/s3.py --gib-check   # one 1 GiB upload + download, verified, on Cove only
+The raw copy is ``shutil.copyfile`` of a same-size file on the same disk as Cove's state, its source
+in the page cache as Cove's freshly written blobs are (``warm``), and for reference with the
+source's pages dropped first (``cold``). Dirty pages are flushed before each copy so that earlier
+writes do not throttle it.
+
+Shared machines are noisy: every figure is the median of ``--repeat`` rounds, the servers taking
+turns within each round, and the spread (min-max) is printed next to it.
+
+    .venv/bin/python bench/s3.py [--large-mib 512] [--small 2000] [--threads 8] [--repeat 3]
+    .venv/bin/python bench/s3.py --quick          # 64 MiB, 300 small objects, one round
+    .venv/bin/python bench/s3.py --servers cove,ceiling
+    .venv/bin/python bench/s3.py --gib-check      # one 1 GiB upload + download, verified, on Cove only
 """
 
 from __future__ import annotations
@@ -14,11 +27,14 @@ import argparse
 import hashlib
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +46,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from api import BIN, cove_credentials, free_port, process
 
 MIB = 1024 * 1024
+SMALL_SIZE = 16 * 1024
 TRANSFER = TransferConfig(multipart_threshold=64 * MIB, multipart_chunksize=64 * MIB, max_concurrency=8)
+ANY_CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+SERVERS = ("cove", "moto", "ceiling")
 
 
 def make_file(path: Path, size: int) -> None:
@@ -80,121 +99,199 @@ def bench_large(s3: Any, bucket: str, src: Path, work: Path, extra: dict[str, st
     return {"put_mbs": size / MIB / put_s, "get_mbs": size / MIB / get_s}
 
 
-def bench_small(s3: Any, bucket: str, count: int, threads: int) -> dict[str, float]:
-    body = os.urandom(16 * 1024)
-    keys = [f"small/{i:06d}" for i in range(count)]
+def bench_small(s3: Any, bucket: str, prefix: str, count: int, threads: int) -> dict[str, float]:
+    body = os.urandom(SMALL_SIZE)
+    keys = [f"small/{prefix}/{i:06d}" for i in range(count)]
+
+    def get(key: str) -> None:
+        if len(s3.get_object(Bucket=bucket, Key=key)["Body"].read()) != SMALL_SIZE:
+            raise SystemExit(f"GET {key} returned the wrong size")
+
     with ThreadPoolExecutor(threads) as pool:
         put_s = timed(lambda: list(pool.map(lambda k: s3.put_object(Bucket=bucket, Key=k, Body=body), keys)))
-        get_s = timed(
-            lambda: list(pool.map(lambda k: s3.get_object(Bucket=bucket, Key=k)["Body"].read(), keys))
-        )
+        get_s = timed(lambda: list(pool.map(get, keys)))
     return {"put_ops": count / put_s, "get_ops": count / get_s}
 
 
-def run_server(
-    name: str, endpoint: str, creds: dict[str, str], args: argparse.Namespace, src: Path, work: Path
-) -> dict[str, float]:
-    s3 = client(endpoint, creds, args.threads)
-    bucket = f"bench-{name}"
-    s3.create_bucket(Bucket=bucket)
-    out: dict[str, float] = {}
-    for label, extra in (
-        ("sse-s3", {"ServerSideEncryption": "AES256"}),
-        ("sse-kms", {"ServerSideEncryption": "aws:kms"}),
-    ):
-        for metric, value in bench_large(s3, bucket, src, work, extra).items():
-            out[f"large_{label}_{metric}"] = value
-    out.update({f"small_{k}": v for k, v in bench_small(s3, bucket, args.small, args.threads).items()})
-    return out
+@dataclass
+class Server:
+    name: str
+    endpoint: str
+    creds: dict[str, str]
+
+    def round(self, args: argparse.Namespace, number: int, src: Path, work: Path) -> dict[str, float]:
+        s3 = client(self.endpoint, self.creds, args.threads)
+        bucket = f"bench-{self.name}"
+        if number == 0:
+            s3.create_bucket(Bucket=bucket)
+        out: dict[str, float] = {}
+        for label, extra in (
+            ("sse-s3", {"ServerSideEncryption": "AES256"}),
+            ("sse-kms", {"ServerSideEncryption": "aws:kms"}),
+        ):
+            for metric, value in bench_large(s3, bucket, src, work, extra).items():
+                out[f"large_{label}_{metric}"] = value
+        # New keys every round: each PUT creates an object, as in the first round.
+        small = bench_small(s3, bucket, f"r{number}", args.small, args.threads)
+        out.update({f"small_{k}": v for k, v in small.items()})
+        return out
 
 
-def raw_copy(src: Path, work: Path) -> float:
+def _settle(path: Path, *, drop: bool) -> None:
+    """Flush dirty pages (and, with ``drop``, evict ``path`` from the page cache) before a copy."""
+    os.sync()
+    if drop:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+def raw_copy(src: Path, work: Path, *, cold: bool) -> float:
     dst = work / "raw-copy.bin"
+    _settle(src, drop=cold)
     seconds = timed(lambda: shutil.copyfile(src, dst))
     dst.unlink()
     return src.stat().st_size / MIB / seconds
 
 
-def gib_check(tmp: Path, endpoint: str, creds: dict[str, str]) -> None:
+@contextmanager
+def servers(names: list[str], tmp: Path, env: dict[str, str], large_bytes: int) -> Iterator[list[Server]]:
+    started: list[Server] = []
+    with ExitStack() as stack:
+        for name in names:
+            port = free_port()
+            endpoint = f"http://127.0.0.1:{port}"
+            if name == "cove":
+                state = tmp / "cove"
+                creds = cove_credentials(state, port)
+                argv = [str(BIN / "cove"), "server", "--port", str(port), "--state-dir", str(state)]
+                stack.enter_context(process([*argv, "--log-level", "warning"], f"{endpoint}/health", env))
+            elif name == "moto":
+                moto = shutil.which("moto_server", path=str(BIN)) or shutil.which("moto_server")
+                if moto is None:
+                    print("moto_server not found: skipped")
+                    continue
+                creds = ANY_CREDS
+                stack.enter_context(process([moto, "-p", str(port)], f"{endpoint}/moto-api/"))
+            else:
+                creds = ANY_CREDS
+                canned = [
+                    sys.executable,
+                    str(Path(__file__).parent / "s3canned.py"),
+                    str(port),
+                    str(large_bytes),
+                ]
+                stack.enter_context(process(canned, f"{endpoint}/"))
+            started.append(Server(name, endpoint, creds))
+        yield started
+
+
+def gib_check(tmp: Path, env: dict[str, str]) -> None:
     src = tmp / "gib.bin"
     make_file(src, 1024 * MIB)
-    s3 = client(endpoint, creds, 8)
-    s3.create_bucket(Bucket="gib-check")
-    up = timed(lambda: s3.upload_file(str(src), "gib-check", "gib", Config=TRANSFER))
-    dst = tmp / "gib.out"
-    down = timed(lambda: s3.download_file("gib-check", "gib", str(dst), Config=TRANSFER))
+    with servers(["cove"], tmp, env, 0) as (cove,):
+        s3 = client(cove.endpoint, cove.creds, 8)
+        s3.create_bucket(Bucket="gib-check")
+        up = timed(lambda: s3.upload_file(str(src), "gib-check", "gib", Config=TRANSFER))
+        dst = tmp / "gib.out"
+        down = timed(lambda: s3.download_file("gib-check", "gib", str(dst), Config=TRANSFER))
     same = sha256_file(src) == sha256_file(dst)
     print(f"1 GiB upload {1024 / up:.0f} MB/s, download {1024 / down:.0f} MB/s, identical: {same}")
     if not same:
         raise SystemExit("1 GiB round trip corrupted the data")
 
 
+def _cell(values: list[float]) -> str:
+    median = statistics.median(values)
+    if len(values) == 1:
+        return f"{median:.1f}"
+    return f"{median:.1f} ({min(values):.0f}-{max(values):.0f})"
+
+
+def report(
+    args: argparse.Namespace, results: dict[str, list[dict[str, float]]], raw: dict[str, list[float]]
+) -> None:
+    med = {
+        name: {metric: statistics.median(r[metric] for r in rounds) for metric in rounds[0]}
+        for name, rounds in results.items()
+    }
+    warm = statistics.median(raw["warm"])
+    print(
+        f"large object {args.large_mib} MiB, small objects {args.small} x 16 KiB, {args.threads} threads, "
+        f"median of {args.repeat} round(s) (min-max)"
+    )
+    print(
+        f"raw copy (shutil.copyfile, same disk): warm source {_cell(raw['warm'])} MB/s, "
+        f"cold source {_cell(raw['cold'])} MB/s"
+    )
+    names = list(results)
+    header = f"{'metric':24}" + "".join(f"{n:>22}" for n in names)
+    others = [n for n in ("moto", "ceiling") if n in med and "cove" in med]
+    header += "".join(f"{'cove/' + n:>13}" for n in others) + f"{'cove/raw':>10}{'ceil/raw':>10}"
+    print(header)
+    for metric in med[names[0]]:
+        line = f"{metric:24}" + "".join(f"{_cell([r[metric] for r in results[n]]):>22}" for n in names)
+        line += "".join(f"{med['cove'][metric] / med[n][metric]:13.2f}" for n in others)
+        if metric.startswith("large"):
+            for n in ("cove", "ceiling"):
+                line += f"{med[n][metric] / warm:10.2f}" if n in med else f"{'-':>10}"
+        print(line)
+    if "cove" in med and "moto" in med:
+        get, moto = med["cove"]["large_sse-s3_get_mbs"], med["moto"]
+        print(
+            f"targets: large GET >= 60% of raw copy: {get / warm:.0%}; "
+            f">= 2x moto: {get / moto['large_sse-s3_get_mbs']:.2f}x; "
+            f"small PUT >= 3x moto: {med['cove']['small_put_ops'] / moto['small_put_ops']:.2f}x"
+        )
+    if "ceiling" in med:
+        ceiling = med["ceiling"]
+        line = (
+            f"ceiling (no server work): large GET {ceiling['large_sse-s3_get_mbs']:.0f} MB/s = "
+            f"{ceiling['large_sse-s3_get_mbs'] / warm:.0%} of raw copy; small PUT {ceiling['small_put_ops']:.0f}/s"
+        )
+        if "moto" in med:
+            line += f" = {ceiling['small_put_ops'] / med['moto']['small_put_ops']:.2f}x moto"
+        print(line)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--large-mib", type=int, default=512)
     parser.add_argument("--small", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; figures are medians")
+    parser.add_argument("--quick", action="store_true", help="64 MiB, 300 small objects, one round")
+    parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated: cove,moto,ceiling")
     parser.add_argument("--gib-check", action="store_true")
     parser.add_argument(
         "--dir", type=Path, default=None, help="where state and files go (default: a temp dir)"
     )
     args = parser.parse_args()
-    moto = shutil.which("moto_server", path=str(BIN)) or shutil.which("moto_server")
+    if args.quick:
+        args.large_mib, args.small, args.repeat = 64, 300, 1
+    names = [n for n in args.servers.split(",") if n]
+    if unknown := set(names) - set(SERVERS):
+        parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
     with tempfile.TemporaryDirectory(dir=args.dir) as name:
         tmp = Path(name)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env |= {"AWS_CONFIG_FILE": f"{tmp}/cfg", "AWS_SHARED_CREDENTIALS_FILE": f"{tmp}/creds"}
-        port = free_port()
-        state = tmp / "cove"
-        creds = cove_credentials(state, port)
-        argv = [
-            str(BIN / "cove"),
-            "server",
-            "--port",
-            str(port),
-            "--state-dir",
-            str(state),
-            "--log-level",
-            "warning",
-        ]
-        endpoint = f"http://127.0.0.1:{port}"
         if args.gib_check:
-            with process(argv, f"{endpoint}/health", env):
-                gib_check(tmp, endpoint, creds)
+            gib_check(tmp, env)
             return
         src = tmp / "large.bin"
         make_file(src, args.large_mib * MIB)
-        results: dict[str, dict[str, float]] = {}
-        baseline = raw_copy(src, tmp)
-        with process(argv, f"{endpoint}/health", env):
-            results["cove"] = run_server("cove", endpoint, creds, args, src, tmp)
-        if moto is not None:
-            mport = free_port()
-            with process([moto, "-p", str(mport)], f"http://127.0.0.1:{mport}/moto-api/"):
-                results["moto"] = run_server(
-                    "moto",
-                    f"http://127.0.0.1:{mport}",
-                    {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"},
-                    args,
-                    src,
-                    tmp,
-                )
-    print(f"large object {args.large_mib} MiB, small objects {args.small} x 16 KiB, {args.threads} threads")
-    print(f"raw copy (shutil.copyfile, same disk): {baseline:.0f} MB/s")
-    print(f"{'metric':30} {'cove':>10} {'moto':>10} {'cove/moto':>10} {'cove/raw':>9}")
-    for metric, value in results["cove"].items():
-        other = results.get("moto", {}).get(metric)
-        ratio = f"{value / other:10.2f}" if other else f"{'-':>10}"
-        vs_raw = f"{value / baseline:9.2f}" if metric.startswith("large") else f"{'':9}"
-        print(f"{metric:30} {value:10.1f} {other or 0:10.1f} {ratio} {vs_raw}")
-    get = results["cove"]["large_sse-s3_get_mbs"]
-    print(
-        f"targets: large GET >= 60% of raw copy: {get / baseline:.0%}; "
-        f">= 2x moto: {get / results['moto']['large_sse-s3_get_mbs']:.1f}x; "
-        f"small PUT >= 3x moto: {results['cove']['small_put_ops'] / results['moto']['small_put_ops']:.1f}x"
-        if "moto" in results
-        else ""
-    )
+        raw: dict[str, list[float]] = {"warm": [], "cold": []}
+        results: dict[str, list[dict[str, float]]] = {}
+        with servers(names, tmp, env, src.stat().st_size) as running:
+            for number in range(args.repeat):
+                raw["warm"].append(raw_copy(src, tmp, cold=False))
+                raw["cold"].append(raw_copy(src, tmp, cold=True))
+                for server in running:
+                    results.setdefault(server.name, []).append(server.round(args, number, src, tmp))
+    report(args, results, raw)
 
 
 if __name__ == "__main__":
