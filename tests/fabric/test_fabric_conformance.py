@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from cove.fabric.flowlogs import EniInfo, FlowLogCollector, FlowLogSpec
 from cove.fabric.kernel import Fabric
 from cove.fabric.names import Names
 from cove.fabric.probe import Agent, Probe
@@ -26,6 +27,7 @@ from tests.fabric.fabric_topologies import (
     S3_ENDPOINT,
     TCP_PORTS,
     UDP_PORTS,
+    VPC,
     Topology,
     generate,
 )
@@ -158,3 +160,101 @@ def test_generator_covers_both_outcomes() -> None:
         assert internal == {True, False}, f"seed {seed}: degenerate inside the VPC"
         assert external == {True, False}, f"seed {seed}: degenerate outside the VPC"
     assert all(v == {True, False} for v in seen.values()), seen
+
+
+FLOW_LOG_SEEDS = SEEDS[:4]
+_EXEMPT = ["10.0.0.2", "169.254.169.253", "169.254.170.2"]
+
+
+@pytest.fixture(scope="module")
+def flow_records(lab: tuple[Fabric, dict[str, Agent]]) -> Iterator[tuple[FlowLogCollector, list[str]]]:
+    fabric, _ = lab
+    lines: list[str] = []
+    collector = FlowLogCollector(
+        fabric.names.router(VPC),
+        lambda _log, _eni, batch: lines.extend(text for _, text in batch),
+        3600.0,
+        exempt=_EXEMPT,
+    )
+    collector.start()
+    try:
+        yield collector, lines
+    finally:
+        collector.stop(flush=False)
+
+
+def _expected_actions(topology: Topology, source: str, probe: Probe) -> dict[str, str | None]:
+    """The flow-log action of the forward 5-tuple on each ENI, as AWS records it: the packet is
+    judged by the source's NACL (outbound) and security group (egress) as it leaves, then by the
+    destination's NACL (inbound) and security group (ingress); the ENI whose side dropped it
+    records REJECT, an ENI the packet passed records ACCEPT, an ENI it never reached nothing."""
+    verdict = evaluate(
+        topology.network, Flow(source, probe.dst, probe.proto, probe.port, source_port=probe.sport)
+    )
+    forward = {(b.component_type, b.direction) for b in verdict.blockers if b.path == "forward"}
+    destination = next(e for e, (_, address) in ENIS.items() if address == probe.dst)
+    if ("network-acl", "outbound") in forward or ("security-group", "egress") in forward:
+        return {source: "REJECT", destination: None}
+    if ("network-acl", "inbound") in forward or ("security-group", "ingress") in forward:
+        return {source: "ACCEPT", destination: "REJECT"}
+    return {source: "ACCEPT", destination: "ACCEPT"}
+
+
+@pytest.mark.parametrize("seed", FLOW_LOG_SEEDS)
+def test_flow_log_actions_agree_with_model(
+    lab: tuple[Fabric, dict[str, Agent]], flow_records: tuple[FlowLogCollector, list[str]], seed: int
+) -> None:
+    fabric, agents = lab
+    collector, lines = flow_records
+    topology = generate(seed)
+    ruleset = compile_network(topology.network)
+    fabric.apply(ruleset)
+    router = ruleset.vpc(VPC)
+    collector.update(
+        [
+            EniInfo(
+                a.eni_id,
+                a.addresses[0].split("/")[0],
+                tuple(x.split("/")[0] for x in a.addresses),
+                Names.router_interface(a.eni_id),
+                a.subnet_id,
+                VPC,
+                None,
+                "123456789012",
+            )
+            for a in router.attachments
+        ],
+        [FlowLogSpec("fl-conf", "ALL", None, tuple(a.eni_id for a in router.attachments), 60)],
+        vpc_cidrs=router.cidrs,
+    )
+    collector.flush()
+    lines.clear()
+    plans: dict[str, list[Probe]] = {}
+    for source in ENIS:
+        plans[source] = [
+            Probe(f"{destination} {proto}/{port}", proto, address, port, next(_ports))
+            for destination, (_, address) in ENIS.items()
+            if destination != source
+            for proto, port in SERVICES
+            if proto != "icmp"
+        ]
+    with ThreadPoolExecutor(len(ENIS)) as pool:
+        list(pool.map(lambda s: agents[s].probe(plans[s], timeout=0.5), ENIS))
+    collector.flush()
+    observed: dict[tuple[str, int], set[str]] = {}
+    for line in lines:
+        fields = line.split()
+        if fields[13] == "OK" and fields[5].isdigit():
+            observed.setdefault((fields[2], int(fields[5])), set()).add(fields[12])
+    diffs = []
+    for source, probes in plans.items():
+        for probe in probes:
+            assert probe.sport is not None
+            for eni_id, action in _expected_actions(topology, source, probe).items():
+                got = observed.get((eni_id, probe.sport), set())
+                want = {action} if action else set()
+                if got != want:
+                    diffs.append(
+                        f"{source} -> {probe.id} sport {probe.sport}: on {eni_id} model {want or '-'}, kernel {got or '-'}"
+                    )
+    assert not diffs, f"{topology.description}\n" + "\n".join(diffs[:40]) + f"\n({len(diffs)} disagreements)"

@@ -8,9 +8,10 @@ forward chain does, in order:
    the inbound chain of the destination subnet, each only when the packet crosses that subnet's
    boundary (`oifname @if_<subnet>` means "stays inside"). Allow rules `return`, deny rules and
    the final `*` rule log and drop.
-2. `ct state established,related accept`: security groups are stateful.
-3. The egress chain of the sending ENI and the ingress chain of the receiving ENI; a matching
-   allow rule `return`s, the end of the chain logs and drops (`<eni>|sg-<dir>|implicit`).
+2. Security groups, stateful: the sending ENI's egress chain for packets that open a flow, then
+   (after the receiving subnet's NACL) `ct state established,related accept`, then the receiving
+   ENI's ingress chain; a matching allow rule `return`s, the end of the chain logs and drops
+   (`<eni>|sg-<dir>|implicit`).
 
 The input chain guards the router itself: only the exempt services (Amazon DNS at VPC+2 and
 169.254.169.253, the credentials endpoint) answer there; they are exempt from NACLs and security
@@ -245,13 +246,17 @@ def render_table(
     ingress = {
         iface[c.eni_id]: _chain(c.eni_id, "ingress") for c in router.sg_chains if c.direction == "ingress"
     }
+    # The order a packet meets the rules in AWS: the sender's side (NACL out, security group
+    # egress) before the receiver's (NACL in, security group ingress), so a flow log records
+    # ACCEPT on a sender whose packet the receiver's NACL then drops. NACLs see every packet;
+    # security groups only packets that open a flow.
     forward = [
         "type filter hook forward priority filter; policy drop;",
         *_vmap("iifname", leave),
+        *_vmap("ct state != { established, related } iifname", egress),
         *_vmap("oifname", enter),
         "ct state established,related accept",
         *(_gateway_rules(plan) if plan else []),
-        *_vmap("iifname", egress),
         *_vmap("oifname", ingress),
         "accept",
     ]

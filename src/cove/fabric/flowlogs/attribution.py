@@ -7,8 +7,9 @@ reply direction; an entry with only one ENI end gives records on that end only.
 Rejected traffic (NFLOG): the drop rule's prefix `<component>|<layer>|<rule>` names who dropped:
 `sg-*` layers name the ENI itself; `nacl-outbound` drops belong to the sending ENI and
 `nacl-inbound` drops to the receiving one, found by address or else by router interface. A packet
-refused by the receiver's security group had already been let out by the sender's, so the sender
-(when it is an ENI here) records it as an accepted egress packet, as each ENI's log does in AWS.
+refused by the receiver's NACL or security group had already been let out by the sender's NACL and
+security group (the router checks the sending side first), so the sender (when it is an ENI here)
+records it as an accepted egress packet, as each ENI's log does in AWS.
 
 Conntrack counts a packet before the forward chain decides, so a packet of a known connection that
 a stateless NACL rule then drops is in both sources; it is taken out of the accepted counts.
@@ -163,7 +164,9 @@ def attribute(
         flags = aws_tcp_flags(p.tcp_flags)
         out.add(eni, direction, "REJECT", header, 1, p.length, logged.time, logged.time, flags)
         sender = inventory.by_address.get(p.src)
-        if logged.prefix.split("|")[1:2] == ["sg-ingress"] and sender is not None and sender is not eni:
+        # The receiver's NACL and security group come after the sender's checks in the router.
+        receiver_side = logged.prefix.split("|")[1:2] in (["sg-ingress"], ["nacl-inbound"])
+        if receiver_side and sender is not None and sender is not eni:
             out.add(sender, "egress", "ACCEPT", header, 1, p.length, logged.time, logged.time, flags)
 
     for d in deltas:
