@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cove.storage import BlobStore
+from cove.storage import BlobStore, KeySourceByMode
 from tests.storage.conftest import CHUNK, SSE_S3, joined
 
 _CRASHING_WRITER = textwrap.dedent(
@@ -69,7 +69,7 @@ def test_failed_directory_sync_after_rename_leaves_nothing(
 
     def fsync(fd: int) -> None:
         calls.append(fd)
-        if os.path.isdir(f"/proc/self/fd/{fd}") and any(store.root.glob("blobs/*/*/*")):
+        if os.path.isdir(f"/proc/self/fd/{fd}") and any(store.root.glob("blobs/*/*")):
             raise OSError(5, "injected fsync error")
         real_fsync(fd)
 
@@ -140,3 +140,36 @@ def test_sweep_asks_only_about_old_blobs(store: BlobStore) -> None:
 
 def test_sweep_on_an_empty_store(tmp_path: Path, store: BlobStore) -> None:
     assert store.sweep(lambda _: False, older_than_s=0) == []
+
+
+def _record_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return synced
+
+
+def test_a_write_syncs_its_data_then_its_directory(store: BlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.write([b"first use makes the SSE-S3 master key"], encryption=SSE_S3)
+    synced = _record_fsyncs(monkeypatch)
+    info = store.write([os.urandom(3 * CHUNK)], encryption=SSE_S3)
+    # The data before the rename, the new name after it; the fan-out directory itself was made
+    # durable when the store opened.
+    assert synced == [str(store.root / "tmp" / f"{info.blob_id}.tmp"), str(store.path(info.blob_id).parent)]
+
+
+def test_a_new_store_makes_its_directories_durable_once(
+    tmp_path: Path, keys: KeySourceByMode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced = _record_fsyncs(monkeypatch)
+    root = tmp_path / "fresh" / "store"
+    BlobStore(root, keys)
+    assert synced == [str(root / "blobs"), str(root), str(root.parent)]
+    synced.clear()
+    BlobStore(root, keys)
+    assert synced == []

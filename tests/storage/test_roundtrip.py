@@ -8,10 +8,20 @@ import zlib
 from pathlib import Path
 
 import pytest
+from cryptography.exceptions import InvalidTag
 
-from cove.storage import BlobInfo, BlobStore, DigestMismatch, Encryption, KeySourceByMode, multipart_etag
+from cove.keyring import RootKey
+from cove.storage import (
+    BlobInfo,
+    BlobStore,
+    DigestMismatch,
+    Encryption,
+    KeySourceByMode,
+    SseS3KeySource,
+    multipart_etag,
+)
 from cove.storage.blobstore import DEFAULT_CHUNK_SIZE
-from tests.storage.conftest import CHUNK, KEY_ARN, SSE_KMS, SSE_S3, joined, pieces
+from tests.storage.conftest import CHUNK, KEY_ARN, SSE_KMS, SSE_S3, FakeKms, joined, pieces
 
 
 @pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 3 * CHUNK + 17])
@@ -125,8 +135,37 @@ def test_blobs_get_distinct_ids_and_sharded_paths(store: BlobStore) -> None:
     assert a.blob_id != b.blob_id
     assert a.wrapped_key != b.wrapped_key
     path = store.path(a.blob_id)
-    assert path == store.root / "blobs" / a.blob_id[:2] / a.blob_id[2:4] / a.blob_id
+    assert path == store.root / "blobs" / a.blob_id[:2] / a.blob_id
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_fanout_directories_exist_from_the_start(store: BlobStore) -> None:
+    fanout = sorted(p.name for p in (store.root / "blobs").iterdir())
+    assert fanout == [f"{i:02x}" for i in range(256)]
+    assert all((store.root / "blobs" / name).stat().st_mode & 0o777 == 0o700 for name in fanout)
+
+
+def test_blobs_of_the_deeper_older_layout_stay_readable(store: BlobStore, encryption: Encryption) -> None:
+    old = store.write([b"written before the flat layout"], encryption=encryption)
+    deeper = store.root / "blobs" / old.blob_id[:2] / old.blob_id[2:4] / old.blob_id
+    deeper.parent.mkdir()
+    store.path(old.blob_id).rename(deeper)
+    assert store.exists(old.blob_id)
+    assert joined(store.read(old)) == b"written before the flat layout"
+    assert store.delete(old.blob_id)
+    assert not deeper.exists()
+    assert not store.exists(old.blob_id)
+
+
+def test_with_keys_shares_the_store_but_not_the_keys(store: BlobStore, tmp_path: Path) -> None:
+    other = FakeKms()
+    clone = store.with_keys(KeySourceByMode(SseS3KeySource(RootKey(os.urandom(32)), tmp_path / "k"), other))
+    info = clone.write([b"via the clone"], encryption=SSE_KMS)
+    assert store.exists(info.blob_id)
+    assert joined(clone.read(info)) == b"via the clone"
+    assert other.unwrapped  # the clone's key source, not the store's, unwrapped the data key
+    with pytest.raises(InvalidTag):
+        joined(store.read(info))
 
 
 @pytest.mark.parametrize("bad", ["../../etc/passwd", "ABCDEF" * 6, "a" * 31, ""])

@@ -1,12 +1,14 @@
 """Blob storage for S3 object data: streaming, atomic, checksummed and always encrypted at rest.
 
-Layout. ``BlobStore(root, keys)`` keeps each blob in ``root/blobs/ab/cd/<blob_id>`` (32 random hex
-digits, fanned out by the first two bytes). A write streams into ``root/tmp/<blob_id>.tmp``, fsyncs
-it, renames it into place and fsyncs the directory (and any fan-out directory it created), so a
-crash leaves no blob or a whole one. Blobs are immutable; S3 records ``BlobInfo`` in its metadata
-row. A blob written but never committed by S3 (a crash between ``write`` and the transaction) is an
-orphan: ``sweep(live, older_than_s)`` removes those and stale temp files, sparing anything younger
-than ``older_than_s`` so in-flight writes survive.
+Layout. ``BlobStore(root, keys)`` keeps each blob in ``root/blobs/ab/<blob_id>`` (32 random hex
+digits, fanned out by the first byte into 256 directories, made and synced when the store opens; the
+blobs of older stores, one level deeper in ``ab/cd/``, are still read, deleted and swept). A write
+streams into ``root/tmp/<blob_id>.tmp``, fsyncs it, renames it into place and fsyncs its directory,
+so a crash leaves no blob or a whole one, and no write creates a directory. Blobs are
+immutable; S3 records ``BlobInfo`` in its metadata row. A blob written but never committed by S3 (a
+crash between ``write`` and the transaction) is an orphan: ``sweep(live, older_than_s)`` removes
+those and stale temp files, sparing anything younger than ``older_than_s`` so in-flight writes
+survive. ``with_keys`` gives the same store with another key source, without touching the disk.
 
 File format. A 16-byte header (``COVEBLOB``, format version, 4-byte random nonce prefix), then the
 plaintext cut into fixed chunks (``chunk_size``, 1 MiB by default; only the last may be short, and

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import errno
 import hashlib
 import os
@@ -31,6 +32,7 @@ _VERSION = 1
 _HEADER = struct.Struct(">8sB4s3x")
 HEADER_SIZE = _HEADER.size
 _BLOB_ID = re.compile(r"[0-9a-f]{32}\Z")
+_FANOUT = tuple(f"{i:02x}" for i in range(256))
 _COUNTER = struct.Struct(">Q")
 _CHUNK_AAD = struct.Struct(">QB")
 
@@ -142,11 +144,38 @@ class BlobStore:
         self._chunk_size = chunk_size
         self._blobs = root / "blobs"
         self._tmp = root / "tmp"
-        for directory in (root, self._blobs, self._tmp):
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._make_layout()
+
+    def with_keys(self, keys: KeySource) -> BlobStore:
+        """This store with another key source (S3's KMS source acting for one caller), made
+        without touching the disk: cheap enough to make per request."""
+        clone = copy.copy(self)
+        clone._keys = keys
+        return clone
+
+    def _make_layout(self) -> None:
+        """Create the store's directories, the 256 fan-out ones included, and make their entries
+        durable: done once here, no write ever creates or syncs a directory other than its own."""
+        created = False
+        for directory in (self.root, self._blobs, self._tmp):
+            if not directory.is_dir():
+                directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+                created = True
+        existing = {entry.name for entry in _scan(self._blobs)}
+        for name in _FANOUT:
+            if name not in existing:
+                (self._blobs / name).mkdir(mode=0o700, exist_ok=True)
+                created = True
+        if created:
+            for directory in (self._blobs, self.root, self.root.parent):
+                _fsync_dir(directory)
 
     def path(self, blob_id: str) -> Path:
         _check_id(blob_id)
+        return self._blobs / blob_id[:2] / blob_id
+
+    def _legacy_path(self, blob_id: str) -> Path:
+        # Stores written before the flat layout kept blobs one level deeper: still read and deleted.
         return self._blobs / blob_id[:2] / blob_id[2:4] / blob_id
 
     # -- writing ---------------------------------------------------------------------------------
@@ -171,7 +200,6 @@ class BlobStore:
         size = 0
         tmp = self._tmp / f"{blob_id}.tmp"
         dest = self.path(blob_id)
-        placed = False
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
             with open(fd, "wb", buffering=0, closefd=True) as out:
@@ -191,14 +219,9 @@ class BlobStore:
             ):
                 if expected is not None and expected.lower() != actual:
                     raise DigestMismatch(algorithm, expected, actual)
-            self._make_dirs(dest.parent)
-            os.replace(tmp, dest)
-            placed = True
-            _fsync_dir(dest.parent)
+            self._place(tmp, dest)
         except BaseException:
             tmp.unlink(missing_ok=True)
-            if placed:
-                dest.unlink(missing_ok=True)
             raise
         return BlobInfo(
             blob_id=blob_id,
@@ -213,18 +236,16 @@ class BlobStore:
             context=dict(encryption.context),
         )
 
-    def _make_dirs(self, directory: Path) -> None:
-        # New fan-out directories must themselves be durable entries, or a crash could lose the blob.
-        missing = []
-        while not directory.exists():
-            missing.append(directory)
-            directory = directory.parent
-        for path in reversed(missing):
-            try:
-                path.mkdir(mode=0o700)
-            except FileExistsError:
-                continue
-            _fsync_dir(path.parent)
+    @staticmethod
+    def _place(tmp: Path, dest: Path) -> None:
+        """Rename the synced temp file into its fan-out directory (made durable when the store
+        opened) and sync that directory, so the name is durable too. On failure nothing is left."""
+        os.replace(tmp, dest)
+        try:
+            _fsync_dir(dest.parent)
+        except BaseException:
+            dest.unlink(missing_ok=True)
+            raise
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -240,10 +261,7 @@ class BlobStore:
     def _open(self, info: BlobInfo, start: int, end: int) -> Iterator[bytes]:
         cs = info.chunk_size
         chunks = _chunk_count(info.size, cs)
-        try:
-            fd = os.open(self.path(info.blob_id), os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise BlobNotFound(info.blob_id) from None
+        fd = self._open_fd(info.blob_id)
         try:
             if os.fstat(fd).st_size != HEADER_SIZE + info.size + chunks * TAG_SIZE:
                 raise BlobCorrupted(f"blob {info.blob_id} has the wrong length")
@@ -284,16 +302,26 @@ class BlobStore:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
+    def _open_fd(self, blob_id: str) -> int:
+        for path in (self.path(blob_id), self._legacy_path(blob_id)):
+            try:
+                return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+        raise BlobNotFound(blob_id)
+
     def exists(self, blob_id: str) -> bool:
-        return self.path(blob_id).is_file()
+        return self.path(blob_id).is_file() or self._legacy_path(blob_id).is_file()
 
     def delete(self, blob_id: str) -> bool:
         """Remove a blob; returns whether it was there. Deleting twice is fine."""
-        try:
-            self.path(blob_id).unlink()
-        except FileNotFoundError:
-            return False
-        return True
+        for path in (self.path(blob_id), self._legacy_path(blob_id)):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            return True
+        return False
 
     def sweep(self, live: Callable[[str], bool], older_than_s: float) -> list[str]:
         """Remove blobs ``live`` disowns and temp files, both only if older than ``older_than_s``
@@ -305,12 +333,13 @@ class BlobStore:
             if _older(entry, cutoff) and _unlink(entry):
                 removed.append(f"tmp/{entry.name}")
         for top in _scan(self._blobs):
-            for mid in _scan(top):
-                for entry in _scan(mid):
-                    blob_id = entry.name
-                    if not _BLOB_ID.match(blob_id) or not _older(entry, cutoff) or live(blob_id):
+            for entry in _scan(top):
+                # Two hex digits name a directory of the older, deeper layout.
+                for candidate in _scan(entry) if len(entry.name) == 2 else [entry]:
+                    blob_id = candidate.name
+                    if not _BLOB_ID.match(blob_id) or not _older(candidate, cutoff) or live(blob_id):
                         continue
-                    if _unlink(entry):
+                    if _unlink(candidate):
                         removed.append(blob_id)
         return removed
 

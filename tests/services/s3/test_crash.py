@@ -41,7 +41,7 @@ def test_failure_before_commit_keeps_the_old_object(
     def crash(*args: Any, **kwargs: Any) -> list[str]:
         raise RuntimeError("power cut between blob write and commit")
 
-    monkeypatch.setattr(objects, "record_object", crash)
+    monkeypatch.setattr(objects, "replace_object", crash)
     with pytest.raises(ClientError) as exc:
         s3.put_object(Bucket="crash", Key="k", Body=b"new data " * 200_000)  # streamed
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500

@@ -18,11 +18,12 @@ MARKER = b"PLAINTEXT-MARKER-0123456789-" * 64
 
 
 def _blob_paths(server: EmbeddedServer, bucket: str, key: str) -> list[Path]:
-    root = server.cove.settings.state_dir / "blobs" / "blobs"
+    store = server.cove.providers["s3"].blobs  # type: ignore[attr-defined]
     with server.cove.db.read() as s:
         row = s.scalars(select(S3Object).where(S3Object.bucket == bucket, S3Object.key == key)).one()
         infos = [BlobInfo.from_dict(b) for b in row.blobs]
-    return [root / i.blob_id[:2] / i.blob_id[2:4] / i.blob_id for i in infos]
+    paths: list[Path] = [store.path(i.blob_id) for i in infos]
+    return paths
 
 
 @pytest.mark.parametrize("sse", [{}, {"ServerSideEncryption": "AES256"}, {"ServerSideEncryption": "aws:kms"}])

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from cove.aws.errors import AccessDenied
@@ -26,6 +27,8 @@ from cove.services.s3.errors import (
 from cove.services.s3.tables import S3Bucket, S3Object, S3Part, S3Upload
 
 __all__ = [
+    "BucketView",
+    "bucket_view",
     "canonical_id",
     "check_bucket_name",
     "check_expected_owner",
@@ -75,7 +78,34 @@ def get_bucket(session: Session, name: str) -> S3Bucket:
     return bucket
 
 
-def check_expected_owner(bucket: S3Bucket, params: dict[str, Any]) -> None:
+@dataclass(frozen=True, slots=True)
+class BucketView:
+    """What a request that does not change the bucket needs of it, read with one Core query:
+    object reads and writes pay for no ORM identity map (a third of a small PUT's database time)."""
+
+    name: str
+    account_id: str
+    region: str
+    encryption: dict[str, Any] | None
+    policy: str | None
+
+
+_T = S3Bucket.__table__.c
+_VIEW = select(_T.name, _T.account_id, _T.region, _T.encryption, _T.policy).where(
+    _T.name == bindparam("name")
+)
+
+
+def bucket_view(session: Session, name: str) -> BucketView:
+    """The bucket as it is now (NoSuchBucket if there is none); never cached, so a policy or
+    encryption change made by any process applies to the next request."""
+    row = session.connection().execute(_VIEW, {"name": name}).first()
+    if row is None:
+        raise NoSuchBucket(name)
+    return BucketView(row.name, row.account_id, row.region, row.encryption, row.policy)
+
+
+def check_expected_owner(bucket: S3Bucket | BucketView, params: dict[str, Any]) -> None:
     expected = params.get("ExpectedBucketOwner")
     if expected is not None and expected != bucket.account_id:
         raise AccessDenied("Access Denied")

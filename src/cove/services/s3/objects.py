@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from cove.services.s3.errors import NoSuchKey
@@ -14,12 +15,16 @@ from cove.storage import BlobInfo
 
 __all__ = [
     "STORED_HEADERS",
+    "StoredObject",
     "blob_ids",
     "delete_object",
+    "find_object",
     "get_object",
     "live_blob_ids",
+    "lookup_object",
     "object_headers",
     "record_object",
+    "replace_object",
     "sse_view",
     "stored_headers",
 ]
@@ -44,6 +49,61 @@ def stored_headers(params: dict[str, Any]) -> dict[str, str]:
         headers["Expires"] = expires.isoformat()
     headers.setdefault("ContentType", DEFAULT_CONTENT_TYPE)
     return headers
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """An object row as reads see it (GetObject, HeadObject, a copy's source): one Core query,
+    no ORM instance. The fields are S3Object's columns."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+    headers: dict[str, str]
+    user_metadata: dict[str, str]
+    tags: list[dict[str, str]]
+    checksums: dict[str, str]
+    sse: str
+    kms_key_arn: str | None
+    bucket_key_enabled: bool
+    parts_count: int | None
+    blobs: list[dict[str, Any]]
+
+
+_T = S3Object.__table__
+_COLUMNS = [_T.c[f.name] for f in fields(StoredObject)]
+_FIND = select(*_COLUMNS).where(_T.c.bucket == bindparam("b"), _T.c.key == bindparam("k"))
+_REMOVE = (
+    delete(S3Object).where(_T.c.bucket == bindparam("b"), _T.c.key == bindparam("k")).returning(_T.c.blobs)
+)
+_ADD = insert(S3Object)
+
+
+def lookup_object(conn: Connection, bucket: str, key: str) -> StoredObject | None:
+    row = conn.execute(_FIND, {"b": bucket, "k": key}).first()
+    return None if row is None else StoredObject(*row)
+
+
+def find_object(conn: Connection, bucket: str, key: str) -> StoredObject:
+    row = lookup_object(conn, bucket, key)
+    if row is None:
+        raise NoSuchKey(key)
+    return row
+
+
+def replace_object(conn: Connection, values: dict[str, Any]) -> list[str]:
+    """Insert or replace an object (``values`` holds every S3Object column) with two Core
+    statements; returns the replaced object's blob ids (delete them after commit). Deleting first
+    takes the write lock before anything is read, so a concurrent commit cannot make it stale."""
+    replaced = [
+        str(b["blob_id"])
+        for (blobs,) in conn.execute(_REMOVE, {"b": values["bucket"], "k": values["key"]})
+        for b in blobs
+    ]
+    conn.execute(_ADD, values)
+    return replaced
 
 
 def blob_ids(row: S3Object | None) -> list[str]:
@@ -85,7 +145,7 @@ def sse_view(sse: str, kms_key_arn: str | None, bucket_key: bool) -> dict[str, A
     return out
 
 
-def object_headers(row: S3Object) -> dict[str, Any]:
+def object_headers(row: StoredObject) -> dict[str, Any]:
     """GetObject/HeadObject members describing the whole object (not the range sent)."""
     out: dict[str, Any] = {
         "ETag": row.etag,

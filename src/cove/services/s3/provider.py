@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from cove.aws.context import RequestContext
@@ -191,13 +191,13 @@ class S3Provider(Provider):
 
     def store(self, ctx: RequestContext) -> BlobStore:
         """A store whose SSE-KMS keys come from KMS on behalf of this caller."""
-        return BlobStore(self.blob_root, KeySourceByMode(self._sse_s3, KmsKeySource(self.db, self.key, ctx)))
+        return self.blobs.with_keys(KeySourceByMode(self._sse_s3, KmsKeySource(self.db, self.key, ctx)))
 
     def _authorize(
         self,
         s: Session,
         ctx: RequestContext,
-        bucket: S3Bucket | None,
+        bucket: S3Bucket | buckets.BucketView | None,
         name: str | None,
         key: str | None = None,
         *,
@@ -220,6 +220,15 @@ class S3Provider(Provider):
         self, s: Session, ctx: RequestContext, p: dict[str, Any], key: str | None = None, **kw: Any
     ) -> S3Bucket:
         bucket = buckets.get_bucket(s, p["Bucket"])
+        buckets.check_expected_owner(bucket, p)
+        self._authorize(s, ctx, bucket, bucket.name, key, **kw)
+        return bucket
+
+    def _bucket_view(
+        self, s: Session, ctx: RequestContext, p: dict[str, Any], key: str | None = None, **kw: Any
+    ) -> buckets.BucketView:
+        """``_bucket`` for requests that leave the bucket as it is."""
+        bucket = buckets.bucket_view(s, p["Bucket"])
         buckets.check_expected_owner(bucket, p)
         self._authorize(s, ctx, bucket, bucket.name, key, **kw)
         return bucket
@@ -296,7 +305,7 @@ class S3Provider(Provider):
             raise
         return result
 
-    def _read(self, ctx: RequestContext, row: S3Object, rng: ByteRange | None) -> Iterator[bytes]:
+    def _read(self, ctx: RequestContext, row: objects.StoredObject, rng: ByteRange | None) -> Iterator[bytes]:
         infos = objects.infos(row.blobs)
         start, end = (rng.start, rng.end) if rng is not None else (0, None)
         try:
@@ -413,12 +422,12 @@ class S3Provider(Provider):
     def put_object(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
         name, key = p["Bucket"], p["Key"]
         with self.db.read() as s:
-            bucket = buckets.get_bucket(s, name)
+            bucket = buckets.bucket_view(s, name)
             buckets.check_expected_owner(bucket, p)
             enc = object_encryption(p, bucket.encryption)
             self._authorize(s, ctx, bucket, name, key, extra=_sse_keys(enc, p))
             if p.get("IfNoneMatch") or p.get("IfMatch"):
-                self._write_conditions(s, name, key, p)
+                self._write_conditions(s.connection(), name, key, p)
         tags = _parse_tagging(p.get("Tagging"))
         body = _Body(p.get("Body"), p.get("ContentEncoding"))
         algorithm = p.get("ChecksumAlgorithm")
@@ -433,27 +442,28 @@ class S3Provider(Provider):
             body=body,
             algorithms={str(algorithm).upper()} if algorithm else None,
         )
-        row = S3Object(
-            bucket=name,
-            key=key,
-            size=info.size,
-            etag=info.etag,
-            last_modified=_now(ctx),
-            headers=objects.stored_headers(p),
-            user_metadata=dict(p.get("Metadata") or {}),
-            tags=tags,
-            checksums=sums,
-            sse=enc.mode,
-            kms_key_arn=info.kms_key_arn,
-            bucket_key_enabled=enc.bucket_key_enabled,
-            parts_count=None,
-            blobs=[info.to_dict()],
-        )
+        row = {
+            "bucket": name,
+            "key": key,
+            "size": info.size,
+            "etag": info.etag,
+            "last_modified": _now(ctx),
+            "headers": objects.stored_headers(p),
+            "user_metadata": dict(p.get("Metadata") or {}),
+            "tags": tags,
+            "checksums": sums,
+            "sse": enc.mode,
+            "kms_key_arn": info.kms_key_arn,
+            "bucket_key_enabled": enc.bucket_key_enabled,
+            "parts_count": None,
+            "blobs": [info.to_dict()],
+        }
 
         def commit(s: Session) -> list[str]:
+            conn = s.connection()
             if p.get("IfNoneMatch") or p.get("IfMatch"):
-                self._write_conditions(s, name, key, p)
-            return objects.record_object(s, row)
+                self._write_conditions(conn, name, key, p)
+            return objects.replace_object(conn, row)
 
         replaced = self._commit([info.blob_id], commit)
         self._delete_blobs(replaced)
@@ -474,8 +484,8 @@ class S3Provider(Provider):
         return out
 
     @staticmethod
-    def _write_conditions(s: Session, bucket: str, key: str, p: dict[str, Any]) -> None:
-        current = s.get(S3Object, (bucket, key))
+    def _write_conditions(conn: Connection, bucket: str, key: str, p: dict[str, Any]) -> None:
+        current = objects.lookup_object(conn, bucket, key)
         if p.get("IfNoneMatch") == "*" and current is not None:
             raise PreconditionFailed(
                 "At least one of the pre-conditions you specified did not hold",
@@ -486,12 +496,12 @@ class S3Provider(Provider):
                 raise NoSuchKey(key)
             check_preconditions({"IfMatch": p["IfMatch"]}, current.etag, current.last_modified, read=False)
 
-    def _get_row(self, ctx: RequestContext, p: dict[str, Any]) -> S3Object:
+    def _get_row(self, ctx: RequestContext, p: dict[str, Any]) -> objects.StoredObject:
         with self.db.read() as s:
-            self._bucket(s, ctx, p, p["Key"])
-            return objects.get_object(s, p["Bucket"], p["Key"])
+            self._bucket_view(s, ctx, p, p["Key"])
+            return objects.find_object(s.connection(), p["Bucket"], p["Key"])
 
-    def _object_output(self, row: S3Object, p: dict[str, Any]) -> tuple[Out, ByteRange | None]:
+    def _object_output(self, row: objects.StoredObject, p: dict[str, Any]) -> tuple[Out, ByteRange | None]:
         out = objects.object_headers(row)
         if check_preconditions(p, row.etag, row.last_modified) == NOT_MODIFIED:
             return {
@@ -526,7 +536,7 @@ class S3Provider(Provider):
         return out, rng
 
     @staticmethod
-    def _part_range(row: S3Object, number: int) -> ByteRange | None:
+    def _part_range(row: objects.StoredObject, number: int) -> ByteRange | None:
         count = row.parts_count or 1
         if not 1 <= number <= count:
             raise ServiceError(
@@ -548,7 +558,10 @@ class S3Provider(Provider):
         out, rng = self._object_output(row, p)
         if out.get("ResponseMetadata", {}).get("HTTPStatusCode") == 304:
             return out
-        out["Body"] = self._read(ctx, row, rng)
+        body = self._read(ctx, row, rng)
+        # A body of at most one read is read here, in the handler's thread: the edge then sends it
+        # without going back to a worker thread for each chunk.
+        out["Body"] = b"".join(body) if int(out["ContentLength"]) <= _READ_SIZE else body
         return out
 
     @operation("HeadObject")
@@ -594,17 +607,19 @@ class S3Provider(Provider):
             out["Deleted"] = deleted
         return out
 
-    def _source(self, ctx: RequestContext, s: Session, copy_source: str, operation: str) -> S3Object:
+    def _source(
+        self, ctx: RequestContext, s: Session, copy_source: str, operation: str
+    ) -> objects.StoredObject:
         src_bucket_name, src_key = _copy_source(copy_source)
-        src_bucket = buckets.get_bucket(s, src_bucket_name)
+        src_bucket = buckets.bucket_view(s, src_bucket_name)
         self._authorize(s, ctx, src_bucket, src_bucket_name, src_key, operation="GetObject")
-        return objects.get_object(s, src_bucket_name, src_key)
+        return objects.find_object(s.connection(), src_bucket_name, src_key)
 
     @operation("CopyObject")
     def copy_object(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
         name, key = p["Bucket"], p["Key"]
         with self.db.read() as s:
-            bucket = buckets.get_bucket(s, name)
+            bucket = buckets.bucket_view(s, name)
             buckets.check_expected_owner(bucket, p)
             enc = object_encryption(p, bucket.encryption)
             self._authorize(s, ctx, bucket, name, key, extra=_sse_keys(enc, p))
@@ -629,23 +644,23 @@ class S3Provider(Provider):
         metadata = dict(p.get("Metadata") or {}) if replace else dict(src.user_metadata)
         tags = _parse_tagging(p.get("Tagging")) if p.get("TaggingDirective") == "REPLACE" else list(src.tags)
         now = _now(ctx)
-        row = S3Object(
-            bucket=name,
-            key=key,
-            size=info.size,
-            etag=info.etag,
-            last_modified=now,
-            headers=headers,
-            user_metadata=metadata,
-            tags=tags,
-            checksums=sums,
-            sse=enc.mode,
-            kms_key_arn=info.kms_key_arn,
-            bucket_key_enabled=enc.bucket_key_enabled,
-            parts_count=None,
-            blobs=[info.to_dict()],
-        )
-        replaced = self._commit([info.blob_id], lambda s: objects.record_object(s, row))
+        row = {
+            "bucket": name,
+            "key": key,
+            "size": info.size,
+            "etag": info.etag,
+            "last_modified": now,
+            "headers": headers,
+            "user_metadata": metadata,
+            "tags": tags,
+            "checksums": sums,
+            "sse": enc.mode,
+            "kms_key_arn": info.kms_key_arn,
+            "bucket_key_enabled": enc.bucket_key_enabled,
+            "parts_count": None,
+            "blobs": [info.to_dict()],
+        }
+        replaced = self._commit([info.blob_id], lambda s: objects.replace_object(s.connection(), row))
         self._delete_blobs(replaced)
         result: Out = {"ETag": info.etag, "LastModified": now}
         if p.get("ChecksumAlgorithm") and str(p["ChecksumAlgorithm"]).upper() in sums:
