@@ -9,11 +9,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 import httpx
 
-from cove.server import free_port
+from cove.server import EmbeddedServer, free_port
 
 BIN = Path(sys.executable).parent
 
@@ -81,3 +82,30 @@ def test_server_logs_requests_and_stops_gracefully(tmp_path: Path) -> None:
     ), stderr
     assert all({"ts", "level", "request_id", "ms"} <= set(r) for r in requests)
     assert any(r.get("msg") == "cove stopped" for r in records)
+
+
+def test_forwarded_headers_do_not_change_the_source_address(cove_server: EmbeddedServer) -> None:
+    # The client address is a request's aws:SourceIp: a header must not be able to claim another.
+    from sqlalchemy import select
+
+    from cove.services.cloudtrail.events import flush_events
+    from cove.services.cloudtrail.tables import AuditEventRow
+    from tests.conftest import make_client
+
+    s3 = make_client(cove_server, "s3")
+
+    def spoof(request: Any, **_: Any) -> None:
+        request.headers["X-Forwarded-For"] = "203.0.113.9"
+        request.headers["Forwarded"] = "for=203.0.113.9"
+
+    s3.meta.events.register("before-sign.s3", spoof)
+    bucket = f"forwarded-{os.getpid()}-{time.monotonic_ns()}"
+    s3.create_bucket(Bucket=bucket)
+    assert flush_events(cove_server.cove.db)
+    with cove_server.cove.db.read() as session:
+        records = session.scalars(
+            select(AuditEventRow.record).where(
+                AuditEventRow.event_name == "CreateBucket", AuditEventRow.record.contains(bucket)
+            )
+        ).all()
+    assert [json.loads(r)["sourceIPAddress"] for r in records] == ["127.0.0.1"]

@@ -25,6 +25,11 @@ def _config(cove: Cove, *, log_level: str) -> uvicorn.Config:
         access_log=False,
         loop="uvloop",
         http="httptools",
+        # The client address is the request's aws:SourceIp: never take it from X-Forwarded-For
+        # (uvicorn trusts that header from 127.0.0.1 by default, so any local client could claim any
+        # address to a bucket policy). Skipping the middleware also saves its work on every request.
+        proxy_headers=False,
+        server_header=False,
         timeout_graceful_shutdown=10,
     )
 
