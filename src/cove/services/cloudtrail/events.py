@@ -13,13 +13,14 @@ from typing import Any, Literal
 from cove.aws.context import Principal, RequestContext
 from cove.db import Database
 from cove.policy import Decision
-from cove.services.cloudtrail.writer import PendingEvent, enqueue, flush
+from cove.services.cloudtrail.writer import PendingEvent, commit_lock, enqueue, flush
 
 __all__ = [
     "EVENT_VERSION",
     "AuditEvent",
     "authorization_from_decision",
     "cloudtrail_record",
+    "commit_lock",
     "event_from_context",
     "flush_events",
     "record_event",

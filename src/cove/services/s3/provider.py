@@ -28,6 +28,7 @@ from cove.aws.http import Readable
 from cove.aws.provider import Provider, operation
 from cove.db import Database
 from cove.keyring import RootKey
+from cove.services.cloudtrail import events
 from cove.services.iam.authorizer import IamAuthorizer
 from cove.services.s3 import access, buckets, checksums, listing, objects, policies
 from cove.services.s3.chunked import ChunkedReader, is_aws_chunked
@@ -296,7 +297,7 @@ class S3Provider(Provider):
         are removed at once (if the commit itself fails they are left to the sweep)."""
         reached_commit = False
         try:
-            with self.db.session() as s:
+            with events.commit_lock(self.db), self.db.session() as s:
                 result = work(s)
                 reached_commit = True
         except BaseException:
