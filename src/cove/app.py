@@ -13,17 +13,18 @@ from cove.aws.asgi import GatewayApp, Receive, Scope, Send, SourceFactory, loopb
 from cove.aws.catalog import SERVICES
 from cove.aws.gateway import Gateway
 from cove.aws.provider import Provider
+from cove.certs import CertificateAuthority
 from cove.db import Database
 from cove.fabric import capability
 from cove.fabric.kernel import Fabric
 from cove.fabric.names import Names, fabric_tag
 from cove.keyring import RootKey
 from cove.listeners import ListenerSpec, NamespaceListeners
-from cove.netmodel import RuleSet
+from cove.netmodel import EndpointType, format_address
 from cove.services.cloudtrail.provider import CloudTrailProvider
 from cove.services.ec2.changes import ChangeFeed
 from cove.services.ec2.flow_delivery import FlowLogDelivery
-from cove.services.ec2.kernel_sync import KernelSync
+from cove.services.ec2.kernel_sync import DesiredState, KernelSync
 from cove.services.ec2.provider import Ec2Provider
 from cove.services.ec2.resolvers import VpcResolvers
 from cove.services.iam.accounts import LocalAccount, ensure_local_account
@@ -125,9 +126,9 @@ def build(settings: Settings) -> Cove:
     if fabric_enabled(settings):
         names = Names(fabric_tag(settings.state_dir))
         cove.kernel = KernelSync(db, Fabric(names), changes)
-        listeners = NamespaceListeners(cove.asgi)
+        listeners = NamespaceListeners(cove.asgi, CertificateAuthority(settings.state_dir / "ca"))
         cove.listeners = listeners
-        cove.kernel.observers.append(lambda state: listeners.sync(_listener_specs(names, state.ruleset)))
+        cove.kernel.observers.append(lambda state: listeners.sync(_listener_specs(names, state)))
         resolvers = VpcResolvers(names)
         cove.kernel.observers.append(resolvers.sync)
         cove.resolvers = resolvers
@@ -137,10 +138,40 @@ def build(settings: Settings) -> Cove:
     return cove
 
 
-def _listener_specs(names: Names, ruleset: RuleSet) -> set[ListenerSpec]:
-    """Cove's services listen in every gateway endpoint's namespace and in the internet's."""
+def _listener_specs(names: Names, state: DesiredState) -> set[ListenerSpec]:
+    """Cove's services listen in every gateway endpoint's namespace, on every interface endpoint's
+    ENIs (HTTPS) and in the internet's namespace."""
     specs: set[ListenerSpec] = set()
-    for router in ruleset.vpcs:
+    for scope in state.scopes:
+        network = scope.network
+        for endpoint in network.vpc_endpoints.values():
+            if endpoint.type is not EndpointType.INTERFACE:
+                continue
+            service = endpoint.service_name.removeprefix(f"com.amazonaws.{scope.region}.")
+            hosts = [
+                f"*.{scope.region}.amazonaws.com",
+                f"*.{service.split('.')[-1]}.{scope.region}.amazonaws.com",
+            ]
+            hosts += [
+                f"*.{h}" if not h.startswith("*.") else h for h in scope.endpoint_names.get(endpoint.id, ())
+            ]
+            hosts += [h.removeprefix("*.") for h in hosts]
+            for eni_id in endpoint.eni_ids:
+                if eni_id not in network.enis:
+                    continue
+                address = format_address(network.primary_address(eni_id))
+                specs.add(
+                    ListenerSpec(
+                        names.eni(eni_id),
+                        443,
+                        "interface",
+                        endpoint.id,
+                        endpoint.vpc_id,
+                        tuple(sorted(set(hosts))),
+                        (address,),
+                    )
+                )
+    for router in state.ruleset.vpcs:
         for gateway in router.gateways:
             if gateway.kind == "gateway-endpoint":
                 specs.add(

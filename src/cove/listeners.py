@@ -1,6 +1,8 @@
 """Cove's service listeners inside VPC namespaces: where the trusted source context comes from.
 
-A request that reaches S3 through a gateway endpoint arrives on a socket that lives in that
+Interface endpoints serve HTTPS on 443 in their ENIs' namespaces, with a certificate from Cove's
+CA for the service's names and the ENI's address (the ENI's security groups decide who gets
+there). A request that reaches S3 through a gateway endpoint arrives on a socket that lives in that
 endpoint's namespace, so the listener knows — without trusting anything the client sent — that
 `aws:SourceVpce` is that endpoint, `aws:SourceVpc` its VPC and `aws:VpcSourceIp` the peer. A
 request that went out through a NAT or internet gateway arrives on the listener in the internet
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import ssl
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ import uvicorn
 
 from cove.aws.asgi import Receive, Scope, Send, SourceFactory
 from cove.aws.context import SourceContext
+from cove.certs import CertificateAuthority
 from cove.fabric import netns
 
 __all__ = ["INTERNET_HOST_BODY", "ListenerSpec", "NamespaceListeners", "endpoint_source", "public_source"]
@@ -40,9 +44,11 @@ class ListenerSpec:
     namespace: str
     port: int
     kind: str
-    """endpoint | internet"""
+    """endpoint (gateway endpoint, HTTP) | interface (interface endpoint ENI, HTTPS) | internet"""
     vpce_id: str | None = None
     vpc_id: str | None = None
+    tls_names: tuple[str, ...] = ()
+    tls_addresses: tuple[str, ...] = ()
 
 
 def _peer(scope: Scope) -> str:
@@ -94,11 +100,24 @@ def _internet(service: AsgiApp) -> AsgiApp:
 
 
 class _Running:
-    def __init__(self, spec: ListenerSpec, app: AsgiApp) -> None:
+    def __init__(self, spec: ListenerSpec, app: AsgiApp, authority: CertificateAuthority | None) -> None:
         self.spec = spec
         self.socket = netns.socket_in(spec.namespace, ("0.0.0.0", spec.port))
+        factory = None
+        if spec.kind == "interface" and authority is not None:
+            context = authority.server_context(list(spec.tls_names), list(spec.tls_addresses))
+
+            def factory(config: uvicorn.Config, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+                return context
+
         config = uvicorn.Config(
-            app, lifespan="off", log_level="warning", access_log=False, loop="uvloop", http="httptools"
+            app,
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+            ssl_context_factory=factory,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
@@ -118,8 +137,11 @@ class _Running:
 class NamespaceListeners:
     """Keeps one listener per wanted spec; `sync` starts the missing and stops the stale."""
 
-    def __init__(self, make_app: Callable[[SourceFactory], AsgiApp]) -> None:
+    def __init__(
+        self, make_app: Callable[[SourceFactory], AsgiApp], authority: CertificateAuthority | None = None
+    ) -> None:
         self._make_app = make_app
+        self._authority = authority
         self._running: dict[ListenerSpec, _Running] = {}
         self._lock = threading.Lock()
 
@@ -130,12 +152,12 @@ class NamespaceListeners:
             for spec in wanted:
                 if spec in self._running or not netns.exists(spec.namespace):
                     continue
-                if spec.kind == "endpoint" and spec.vpce_id and spec.vpc_id:
+                if spec.kind in ("endpoint", "interface") and spec.vpce_id and spec.vpc_id:
                     app = self._make_app(endpoint_source(spec.vpce_id, spec.vpc_id))
                 else:
                     app = _internet(self._make_app(public_source))
                 try:
-                    self._running[spec] = _Running(spec, app)
+                    self._running[spec] = _Running(spec, app, self._authority)
                 except OSError as exc:
                     log.warning("cannot listen in %s: %s", spec.namespace, exc)
 
