@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import anyio.from_thread
@@ -58,6 +60,17 @@ def to_request(scope: Scope, body: bytes) -> HttpRequest:
 
 # Bodies larger than this are streamed to the handler instead of read into memory first.
 STREAM_THRESHOLD = 1 << 20
+# A streamed body crosses between the event loop and the handler's thread in pieces of at least
+# this much (uvicorn hands it over 64 KiB at a time): each crossing costs a thread handoff.
+_PULL_BYTES = 1 << 20
+# A streamed response is read (and decrypted) in batches of about this much, the next batch while
+# the event loop sends the last one.
+_BATCH_BYTES = 2 << 20
+
+# Threads for handlers that may block (writes wait on database locks and fsync) and for reading
+# streamed response bodies, so the event loop never waits on either. A plain executor costs half of
+# anyio's to_thread per call; anyio stays where the thread must call back into the loop (uploads).
+_WORKERS = ThreadPoolExecutor(max_workers=40, thread_name_prefix="cove-worker")
 
 
 class ReceiveStream:
@@ -69,18 +82,28 @@ class ReceiveStream:
         self._done = False
 
     def _pull(self) -> None:
-        message: Message = anyio.from_thread.run(self._next_message)
-        if message["type"] == "http.disconnect":
-            raise ConnectionError("the client went away before sending the whole body")
-        self._buffer += message.get("body", b"")
-        self._done = not message.get("more_body", False)
+        body, self._done = anyio.from_thread.run(self._next_bytes)
+        self._buffer += body
 
     @property
     def finished(self) -> bool:
         return self._done and not self._buffer
 
-    async def _next_message(self) -> Message:
-        return await self._receive()
+    async def _next_bytes(self) -> tuple[bytes, bool]:
+        """At least _PULL_BYTES of body (less at its end), and whether that was the end."""
+        pieces: list[bytes] = []
+        size = 0
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise ConnectionError("the client went away before sending the whole body")
+            piece = message.get("body", b"")
+            pieces.append(piece)
+            size += len(piece)
+            if not message.get("more_body", False):
+                return b"".join(pieces), True
+            if size >= _PULL_BYTES:
+                return b"".join(pieces), False
 
     def read(self, size: int = -1, /) -> bytes:
         while not self._done and (size < 0 or len(self._buffer) < size):
@@ -132,7 +155,7 @@ class GatewayApp:
             response = self.gateway.run(call)
         else:
             # Writes may wait on database locks or fsync: keep the event loop free for other clients.
-            response = await anyio.to_thread.run_sync(self.gateway.run, call)
+            response = await asyncio.get_running_loop().run_in_executor(_WORKERS, self.gateway.run, call)
         await self._send(scope, response, send)
 
     async def _send(self, scope: Scope, response: HttpResponse, send: Send) -> None:
@@ -144,16 +167,38 @@ class GatewayApp:
             body = b"" if scope["method"] == "HEAD" else response.body
             await send({"type": "http.response.body", "body": body})
             return
-        chunks = response.stream
-        try:
-            while True:
-                # Reading (and decrypting) the next chunk may block: do it off the event loop.
-                chunk = await anyio.to_thread.run_sync(next, chunks, None)
-                if chunk is None:
-                    break
+        await _stream(response.stream, send)
+
+
+def _take(chunks: Iterator[bytes]) -> list[bytes]:
+    """The next chunks, about _BATCH_BYTES of them; empty at the end."""
+    batch: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        batch.append(chunk)
+        size += len(chunk)
+        if size >= _BATCH_BYTES:
+            break
+    return batch
+
+
+async def _stream(chunks: Iterator[bytes], send: Send) -> None:
+    """Send a streamed body. Reading (and decrypting) blocks, so it runs in a worker thread, one
+    batch ahead of the sending: the socket is never idle while the next batch is read."""
+    ahead: Future[list[bytes]] | None = _WORKERS.submit(_take, chunks)
+    try:
+        while ahead is not None:
+            batch = await asyncio.wrap_future(ahead)
+            ahead = _WORKERS.submit(_take, chunks) if batch else None
+            for chunk in batch:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        finally:
-            close = getattr(chunks, "close", None)
-            if callable(close):
+    finally:
+        close = getattr(chunks, "close", None)
+        if callable(close):
+            if ahead is None:
                 close()
-        await send({"type": "http.response.body", "body": b""})
+            else:
+                # Cancelled or failed with a read in flight: the iterator (and the file it reads)
+                # is closed when that read is over, never under it.
+                ahead.add_done_callback(lambda _: close())
+    await send({"type": "http.response.body", "body": b""})
