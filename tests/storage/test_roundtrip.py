@@ -95,9 +95,34 @@ def test_blob_info_checksum_helpers(store: BlobStore) -> None:
     assert base64.b64decode(info.crc32_base64()) == zlib.crc32(data).to_bytes(4, "big")
 
 
+def test_sha256_only_on_request(store: BlobStore) -> None:
+    data = os.urandom(10_000)
+    info = store.write([data], encryption=SSE_S3, sha256=False)
+    assert info.sha256 is None
+    assert info.md5 == hashlib.md5(data).hexdigest() and info.crc32 == zlib.crc32(data)
+    assert BlobInfo.from_dict(json.loads(json.dumps(info.to_dict()))) == info
+    with pytest.raises(ValueError, match="without its SHA-256"):
+        info.sha256_base64()
+    # An expected SHA-256 is still checked.
+    with pytest.raises(DigestMismatch):
+        store.write([data], encryption=SSE_S3, sha256=False, expected_sha256=hashlib.sha256(b"x").hexdigest())
+    checked = store.write(
+        [data], encryption=SSE_S3, sha256=False, expected_sha256=hashlib.sha256(data).hexdigest()
+    )
+    assert checked.sha256 is None
+    assert joined(store.read(checked)) == data
+
+
 @pytest.mark.parametrize(
     "change",
-    [{"size": "5"}, {"mode": "AES128"}, {"context": {"a": 1}}, {"kms_key_arn": 7}, {"crc32": True}],
+    [
+        {"size": "5"},
+        {"mode": "AES128"},
+        {"context": {"a": 1}},
+        {"kms_key_arn": 7},
+        {"crc32": True},
+        {"sha256": 5},
+    ],
 )
 def test_blob_info_rejects_bad_dicts(store: BlobStore, change: dict[str, object]) -> None:
     data = store.write([b"x"], encryption=SSE_S3).to_dict()

@@ -27,8 +27,11 @@ has) rather than importing cove.keyring, so the store stays a leaf that tests dr
 and never depends on how the root key is found on disk. SSE-KMS is a KeySource S3 builds over its KMS
 service; ``KeySourceByMode`` lets one store serve both.
 
-Digests. MD5 (the ETag), SHA-256 and CRC32 are computed over the plaintext while streaming; an
-expected MD5/SHA-256 that does not match raises ``DigestMismatch`` and leaves nothing behind.
+Digests. MD5 (the ETag) and CRC32 are computed over the plaintext while streaming, and SHA-256
+unless the writer declines it (``sha256=False``: at a few hundred MB/s it would cost more than the
+encryption, and S3 wants it only when a client asks for that checksum; the chunks' GCM tags protect
+the stored bytes in any case); an expected MD5/SHA-256 that does not match raises
+``DigestMismatch`` and leaves nothing behind.
 CRC32C is not computed: no C implementation is among Cove's dependencies and a pure-Python one runs
 at a few MB/s, far below the rest of the pipeline; S3 can add it when a native module is available.
 

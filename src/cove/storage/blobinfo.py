@@ -16,12 +16,13 @@ __all__ = ["BlobInfo", "multipart_etag"]
 @dataclass(frozen=True)
 class BlobInfo:
     """One written blob. Digests are over the plaintext: ``md5`` is S3's ETag (hex), ``crc32`` an
-    unsigned int. ``wrapped_key`` is the data key as the key source wrapped it, base64-encoded."""
+    unsigned int, ``sha256`` None when the writer did not ask for it. ``wrapped_key`` is the data
+    key as the key source wrapped it, base64-encoded."""
 
     blob_id: str
     size: int
     md5: str
-    sha256: str
+    sha256: str | None
     crc32: int
     chunk_size: int
     mode: Mode
@@ -42,6 +43,8 @@ class BlobInfo:
         return base64.b64encode(bytes.fromhex(self.md5)).decode()
 
     def sha256_base64(self) -> str:
+        if self.sha256 is None:
+            raise ValueError(f"blob {self.blob_id} was written without its SHA-256")
         return base64.b64encode(bytes.fromhex(self.sha256)).decode()
 
     def crc32_base64(self) -> str:
@@ -75,6 +78,9 @@ class BlobInfo:
         arn = data.get("kms_key_arn")
         if arn is not None and not isinstance(arn, str):
             raise ValueError("BlobInfo.kms_key_arn must be str or null")
+        sha256 = data.get("sha256")
+        if sha256 is not None and not isinstance(sha256, str):
+            raise ValueError("BlobInfo.sha256 must be str or null")
         context = typed("context", dict)
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in context.items()):
             raise ValueError("BlobInfo.context must map strings to strings")
@@ -82,7 +88,7 @@ class BlobInfo:
             blob_id=typed("blob_id", str),
             size=typed("size", int),
             md5=typed("md5", str),
-            sha256=typed("sha256", str),
+            sha256=sha256,
             crc32=typed("crc32", int),
             chunk_size=typed("chunk_size", int),
             mode=cast(Mode, mode),

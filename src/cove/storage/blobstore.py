@@ -187,15 +187,18 @@ class BlobStore:
         encryption: Encryption,
         expected_md5: str | None = None,
         expected_sha256: str | None = None,
+        sha256: bool = True,
     ) -> BlobInfo:
         """Stream ``chunks`` into a new blob. Expected digests are hex; a mismatch raises
-        DigestMismatch and leaves nothing behind. The blob is durable when this returns."""
+        DigestMismatch and leaves nothing behind. The blob is durable when this returns.
+        With ``sha256=False`` (and no expected SHA-256) the blob's ``sha256`` is None: hashing
+        costs more than encrypting, and only some callers want it."""
         blob_id = secrets.token_hex(16)
         key, wrapped, key_arn = self._keys.new_data_key(encryption)
         header = _HEADER.pack(_MAGIC, _VERSION, secrets.token_bytes(4))
         sealer = _ChunkCipher(key, header, blob_id)
         md5 = hashlib.md5(usedforsecurity=False)
-        sha256 = hashlib.sha256()
+        sha = hashlib.sha256() if sha256 or expected_sha256 is not None else None
         crc = 0
         size = 0
         tmp = self._tmp / f"{blob_id}.tmp"
@@ -208,15 +211,17 @@ class BlobStore:
                     _with_final_flag(_fixed_chunks(chunks, self._chunk_size))
                 ):
                     md5.update(chunk)
-                    sha256.update(chunk)
+                    if sha is not None:
+                        sha.update(chunk)
                     crc = zlib.crc32(chunk, crc)
                     size += len(chunk)
                     _write_all(out.fileno(), sealer.encrypt(index, final, chunk))
                 os.fsync(out.fileno())
-            for algorithm, expected, actual in (
-                ("md5", expected_md5, md5.hexdigest()),
-                ("sha256", expected_sha256, sha256.hexdigest()),
-            ):
+            sha_hex = sha.hexdigest() if sha is not None else None
+            checks = [("md5", expected_md5, md5.hexdigest())]
+            if sha_hex is not None:
+                checks.append(("sha256", expected_sha256, sha_hex))
+            for algorithm, expected, actual in checks:
                 if expected is not None and expected.lower() != actual:
                     raise DigestMismatch(algorithm, expected, actual)
             self._place(tmp, dest)
@@ -227,7 +232,7 @@ class BlobStore:
             blob_id=blob_id,
             size=size,
             md5=md5.hexdigest(),
-            sha256=sha256.hexdigest(),
+            sha256=sha_hex if sha256 else None,
             crc32=crc,
             chunk_size=self._chunk_size,
             mode=encryption.mode,

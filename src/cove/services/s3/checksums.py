@@ -103,8 +103,9 @@ def requested(params: dict[str, object]) -> dict[str, str]:
 
 
 def hashers_for(algorithms: Iterable[str]) -> dict[str, Hasher]:
-    """Hashers for the algorithms the blob store does not compute itself."""
-    return {alg: _new(alg) for alg in algorithms if alg not in ("CRC32", "SHA256")}
+    """Hashers for the algorithms the blob store does not compute itself (S3 writes blobs without
+    their SHA-256, which is hashed here only when a client wants it)."""
+    return {alg: _new(alg) for alg in algorithms if alg != "CRC32"}
 
 
 def tee(chunks: Iterable[bytes], hashers: dict[str, Hasher]) -> Iterator[bytes]:
@@ -120,8 +121,6 @@ def from_blob(info: BlobInfo, hashers: dict[str, Hasher], algorithms: Iterable[s
     for alg in algorithms:
         if alg == "CRC32":
             out[alg] = info.crc32_base64()
-        elif alg == "SHA256":
-            out[alg] = info.sha256_base64()
         elif alg in hashers:
             out[alg] = base64.b64encode(hashers[alg].digest()).decode()
     return out

@@ -264,6 +264,7 @@ class S3Provider(Provider):
                     checksums.tee(chunks, hashers) if hashers else chunks,
                     encryption=enc.encryption(bucket, key),
                     expected_md5=expected_md5,
+                    sha256=False,
                 )
         except DigestMismatch:
             raise BadDigest("The Content-MD5 you specified did not match what we received.") from None
