@@ -18,6 +18,7 @@ from cove.db import Database
 from cove.fabric import capability
 from cove.fabric.kernel import Fabric
 from cove.fabric.names import Names, fabric_tag
+from cove.fabric.nftables import CREDENTIALS_ADDRESS
 from cove.keyring import RootKey
 from cove.listeners import ListenerSpec, NamespaceListeners
 from cove.netmodel import EndpointType, format_address
@@ -33,6 +34,7 @@ from cove.services.iam.provider import IamProvider
 from cove.services.kms.provider import KmsProvider
 from cove.services.logs.provider import LogsProvider
 from cove.services.s3.provider import S3Provider
+from cove.services.sts.container_credentials import ContainerCredentials
 from cove.services.sts.credentials import CredentialStore
 from cove.services.sts.provider import StsProvider
 from cove.settings import Settings
@@ -55,6 +57,8 @@ class Cove:
     listeners: NamespaceListeners | None = None
     resolvers: VpcResolvers | None = None
     flow_logs: FlowLogDelivery | None = None
+    container_credentials: ContainerCredentials | None = None
+    """Roles bound to ENIs, served at 169.254.170.2 in every VPC (jobs bind their execution role)."""
 
     def asgi(self, source: SourceFactory = loopback_source) -> CoveAsgi:
         return CoveAsgi(self, source)
@@ -126,7 +130,10 @@ def build(settings: Settings) -> Cove:
     if fabric_enabled(settings):
         names = Names(fabric_tag(settings.state_dir))
         cove.kernel = KernelSync(db, Fabric(names), changes)
-        listeners = NamespaceListeners(cove.asgi, CertificateAuthority(settings.state_dir / "ca"))
+        cove.container_credentials = ContainerCredentials(db, key)
+        listeners = NamespaceListeners(
+            cove.asgi, CertificateAuthority(settings.state_dir / "ca"), cove.container_credentials
+        )
         cove.listeners = listeners
         cove.kernel.observers.append(lambda state: listeners.sync(_listener_specs(names, state)))
         resolvers = VpcResolvers(names)
@@ -172,6 +179,7 @@ def _listener_specs(names: Names, state: DesiredState) -> set[ListenerSpec]:
                     )
                 )
     for router in state.ruleset.vpcs:
+        specs.add(ListenerSpec(names.router(router.vpc_id), 80, "credentials", address=CREDENTIALS_ADDRESS))
         for gateway in router.gateways:
             if gateway.kind == "gateway-endpoint":
                 specs.add(

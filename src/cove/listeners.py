@@ -44,11 +44,13 @@ class ListenerSpec:
     namespace: str
     port: int
     kind: str
-    """endpoint (gateway endpoint, HTTP) | interface (interface endpoint ENI, HTTPS) | internet"""
+    """endpoint (gateway endpoint, HTTP) | interface (interface endpoint ENI, HTTPS) | internet |
+    credentials (the router's container credentials endpoint)"""
     vpce_id: str | None = None
     vpc_id: str | None = None
     tls_names: tuple[str, ...] = ()
     tls_addresses: tuple[str, ...] = ()
+    address: str = "0.0.0.0"
 
 
 def _peer(scope: Scope) -> str:
@@ -102,7 +104,7 @@ def _internet(service: AsgiApp) -> AsgiApp:
 class _Running:
     def __init__(self, spec: ListenerSpec, app: AsgiApp, authority: CertificateAuthority | None) -> None:
         self.spec = spec
-        self.socket = netns.socket_in(spec.namespace, ("0.0.0.0", spec.port))
+        self.socket = netns.socket_in(spec.namespace, (spec.address, spec.port))
         factory = None
         if spec.kind == "interface" and authority is not None:
             context = authority.server_context(list(spec.tls_names), list(spec.tls_addresses))
@@ -138,10 +140,14 @@ class NamespaceListeners:
     """Keeps one listener per wanted spec; `sync` starts the missing and stops the stale."""
 
     def __init__(
-        self, make_app: Callable[[SourceFactory], AsgiApp], authority: CertificateAuthority | None = None
+        self,
+        make_app: Callable[[SourceFactory], AsgiApp],
+        authority: CertificateAuthority | None = None,
+        credentials_app: AsgiApp | None = None,
     ) -> None:
         self._make_app = make_app
         self._authority = authority
+        self._credentials_app = credentials_app
         self._running: dict[ListenerSpec, _Running] = {}
         self._lock = threading.Lock()
 
@@ -152,7 +158,11 @@ class NamespaceListeners:
             for spec in wanted:
                 if spec in self._running or not netns.exists(spec.namespace):
                     continue
-                if spec.kind in ("endpoint", "interface") and spec.vpce_id and spec.vpc_id:
+                if spec.kind == "credentials":
+                    if self._credentials_app is None:
+                        continue
+                    app = self._credentials_app
+                elif spec.kind in ("endpoint", "interface") and spec.vpce_id and spec.vpc_id:
                     app = self._make_app(endpoint_source(spec.vpce_id, spec.vpc_id))
                 else:
                     app = _internet(self._make_app(public_source))
