@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,10 +140,33 @@ def build(settings: Settings) -> Cove:
         resolvers = VpcResolvers(names)
         cove.kernel.observers.append(resolvers.sync)
         cove.resolvers = resolvers
-        flow_logs = FlowLogDelivery(db, names, settings.flow_log_interval)
+        flow_logs = FlowLogDelivery(db, names, settings.flow_log_interval, _s3_writer(settings, account))
         cove.kernel.observers.append(flow_logs.sync)
         cove.flow_logs = flow_logs
     return cove
+
+
+def _s3_writer(settings: Settings, account: LocalAccount) -> Callable[[str, str, bytes], None]:
+    """Flow-log delivery writes through Cove's own S3 API (encryption, audit and all), as the
+    account, over loopback."""
+    clients: list[Any] = []
+
+    def put(bucket: str, key: str, body: bytes) -> None:
+        if not clients:
+            import boto3
+
+            clients.append(
+                boto3.client(
+                    "s3",
+                    endpoint_url=settings.endpoint_url,
+                    region_name=settings.region,
+                    aws_access_key_id=account.access_key_id,
+                    aws_secret_access_key=account.secret_access_key,
+                )
+            )
+        clients[0].put_object(Bucket=bucket, Key=key, Body=body)
+
+    return put
 
 
 def _listener_specs(names: Names, state: DesiredState) -> set[ListenerSpec]:

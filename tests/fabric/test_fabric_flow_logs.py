@@ -3,6 +3,8 @@ version-2 records in the CloudWatch Logs group, one stream per ENI."""
 
 from __future__ import annotations
 
+import gzip
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -62,6 +64,16 @@ def test_accepted_and_rejected_flows_reach_cloudwatch_logs(server: EmbeddedServe
         LogGroupName="vpc-flow",
         DeliverLogsPermissionArn=f"arn:aws:iam::{account}:role/flow-logs",
     )
+    s3 = make_client(server, "s3")
+    s3.create_bucket(Bucket="flow-archive")
+    ec2.create_flow_logs(
+        ResourceIds=[target["NetworkInterfaceId"]],
+        ResourceType="NetworkInterface",
+        TrafficType="REJECT",
+        LogDestinationType="s3",
+        LogDestination="arn:aws:s3:::flow-archive/vpc",
+        LogFormat="${interface-id} ${srcaddr} ${dstport} ${action} ${flow-direction}",
+    )
     assert server.cove.kernel is not None and server.cove.kernel.wait_applied(5.0)
     names = server.cove.kernel.fabric.names
     src, dst = client["PrivateIpAddress"], target["PrivateIpAddress"]
@@ -75,7 +87,7 @@ def test_accepted_and_rejected_flows_reach_cloudwatch_logs(server: EmbeddedServe
         )
     assert seen == {"ok": "open", "no": "timeout"}
 
-    stream = target["NetworkInterfaceId"]
+    stream = dst_eni = target["NetworkInterfaceId"]
     accepted = f"2 {account} {stream} {src} {dst} 41443 443 6 "
     rejected = f"2 {account} {stream} {src} {dst} 41422 22 6 "
     deadline = time.monotonic() + 20
@@ -103,4 +115,23 @@ def test_accepted_and_rejected_flows_reach_cloudwatch_logs(server: EmbeddedServe
     assert any(
         line.startswith(f"2 {account} {client['NetworkInterfaceId']} {src} {dst} 41443 443 6 ")
         for line in mine
+    )
+
+    # The ENI's REJECT-only flow log lands in S3 as AWS names the objects, with a header line.
+    prefix = f"vpc/AWSLogs/{account}/vpcflowlogs/us-east-1/"
+    deadline = time.monotonic() + 20
+    texts: list[str] = []
+    while time.monotonic() < deadline and not any(f"{dst_eni} {src} 22 REJECT ingress" in t for t in texts):
+        listed = s3.list_objects_v2(Bucket="flow-archive", Prefix=prefix).get("Contents", [])
+        texts = [
+            gzip.decompress(s3.get_object(Bucket="flow-archive", Key=o["Key"])["Body"].read()).decode()
+            for o in listed
+        ]
+        time.sleep(0.5)
+    assert any(f"{dst_eni} {src} 22 REJECT ingress" in t for t in texts), texts
+    assert all(t.startswith("interface-id srcaddr dstport action flow-direction\n") for t in texts)
+    assert not any(" ACCEPT " in t for t in texts)
+    assert all(
+        re.search(r"_vpcflowlogs_us-east-1_fl-[0-9a-f]+_\d{8}T\d{4}Z_[0-9a-f]{8}\.log\.gz$", o["Key"])
+        for o in s3.list_objects_v2(Bucket="flow-archive", Prefix=prefix)["Contents"]
     )

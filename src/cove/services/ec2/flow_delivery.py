@@ -3,21 +3,28 @@
 One `FlowLogCollector` per VPC router namespace that has flow logs, fed after every change with
 the ENIs and flow logs that cover them (a VPC or subnet flow log covers every ENI inside). Each
 interval's lines go to the flow log's CloudWatch Logs group, one stream per ENI named after it,
-the group created if missing, as AWS does. The aggregation interval is the flow log's
+the group created if missing, as AWS does; or to the flow log's S3 bucket as gzip objects named as
+AWS names them (`[prefix/]AWSLogs/<account>/vpcflowlogs/<region>/yyyy/mm/dd/<account>_vpcflowlogs_
+<region>_<flow log id>_<yyyymmddTHHmmZ>_<hash>.log.gz`, a header line of field names first),
+written through Cove's own S3 API. The aggregation interval is the flow log's
 `MaxAggregationInterval` (60 or 600 s) unless `COVE_FLOW_LOG_INTERVAL` shortens it (tests, demos).
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import logging
 import os
 import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from cove.db import Database
 from cove.fabric import netns
-from cove.fabric.flowlogs import EniInfo, FlowLogCollector, FlowLogSpec
+from cove.fabric.flowlogs import EniInfo, FlowLogCollector, FlowLogSpec, parse_format
 from cove.fabric.names import Names
 from cove.fabric.nftables import CREDENTIALS_ADDRESS
 from cove.netmodel import VpcRouter
@@ -31,8 +38,15 @@ log = logging.getLogger("cove.fabric")
 
 
 class FlowLogDelivery:
-    def __init__(self, db: Database, names: Names, interval_s: float | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        names: Names,
+        interval_s: float | None = None,
+        s3_put: Callable[[str, str, bytes], None] | None = None,
+    ) -> None:
         self.db = db
+        self.s3_put = s3_put
         self.names = names
         self.interval_s = interval_s
         self._collectors: dict[str, tuple[int, FlowLogCollector]] = {}
@@ -109,16 +123,30 @@ class FlowLogDelivery:
             return
         try:
             if row.destination_type == "cloud-watch-logs":
-                group = row.log_group_name or (row.log_destination or "").split(":log-group:")[
-                    -1
-                ].removesuffix(":*")
+                arn = row.log_destination or ""
+                group = row.log_group_name or arn.split(":log-group:")[-1].removesuffix(":*")
                 append_events(self.db, row.account_id, row.region, group, eni_id, lines, create_group=True)
+            elif row.destination_type == "s3" and self.s3_put is not None and row.log_destination:
+                bucket, key, body = _s3_object(row, eni_id, lines)
+                self.s3_put(bucket, key, body)
             else:
-                log.warning(
-                    "flow log %s: delivery to %s is not supported yet", flow_log_id, row.destination_type
-                )
+                log.warning("flow log %s: no delivery to %s", flow_log_id, row.destination_type)
         except Exception:
             log.exception("flow log %s: delivery failed", flow_log_id)
+
+
+def _s3_object(row: FlowLog, eni_id: str, lines: list[tuple[int, str]]) -> tuple[str, str, bytes]:
+    target = row.log_destination.removeprefix("arn:aws:s3:::") if row.log_destination else ""
+    bucket, _, prefix = target.partition("/")
+    stamp = datetime.fromtimestamp(lines[0][0] / 1000, UTC)
+    digest = hashlib.sha256(f"{eni_id}{lines[0][0]}{len(lines)}".encode()).hexdigest()[:8]
+    name = (
+        f"AWSLogs/{row.account_id}/vpcflowlogs/{row.region}/{stamp:%Y/%m/%d}/"
+        f"{row.account_id}_vpcflowlogs_{row.region}_{row.id}_{stamp:%Y%m%dT%H%MZ}_{digest}.log.gz"
+    )
+    header = " ".join(parse_format(row.log_format or None))
+    text = "\n".join([header, *(line for _, line in lines)]) + "\n"
+    return bucket, f"{prefix.rstrip('/')}/{name}" if prefix else name, gzip.compress(text.encode())
 
 
 def _enis(router: VpcRouter, account_id: str, region: str) -> list[EniInfo]:
