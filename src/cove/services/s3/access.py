@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from cove import policy
@@ -281,7 +282,7 @@ def _condition_keys(
 
 
 def authorize(
-    session: Session,
+    session: Session | Connection,
     authorizer: IamAuthorizer,
     ctx: RequestContext,
     *,
@@ -305,7 +306,10 @@ def authorize(
         if bucket_policy
         else None
     )
-    gate = endpoint_policy(session, ctx.source.vpce_id, ctx.source.vpc_id) if ctx.source.vpce_id else None
+    gate = None
+    if ctx.source.vpce_id:
+        orm = session if isinstance(session, Session) else Session(bind=session)
+        gate = endpoint_policy(orm, ctx.source.vpce_id, ctx.source.vpc_id)
     decision = authorizer.decide(
         ctx,
         action,

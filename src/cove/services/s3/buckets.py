@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from cove.aws.errors import AccessDenied
@@ -96,10 +96,10 @@ _VIEW = select(_T.name, _T.account_id, _T.region, _T.encryption, _T.policy).wher
 )
 
 
-def bucket_view(session: Session, name: str) -> BucketView:
+def bucket_view(conn: Connection, name: str) -> BucketView:
     """The bucket as it is now (NoSuchBucket if there is none); never cached, so a policy or
     encryption change made by any process applies to the next request."""
-    row = session.connection().execute(_VIEW, {"name": name}).first()
+    row = conn.execute(_VIEW, {"name": name}).first()
     if row is None:
         raise NoSuchBucket(name)
     return BucketView(row.name, row.account_id, row.region, row.encryption, row.policy)
