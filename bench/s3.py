@@ -10,7 +10,9 @@ one is the ceiling: what boto3 and the HTTP stack reach on this machine with no 
 The raw copy is ``shutil.copyfile`` of a same-size file on the same disk as Cove's state, its source
 in the page cache as Cove's freshly written blobs are (``warm``), and for reference with the
 source's pages dropped first (``cold``). Dirty pages are flushed before each copy so that earlier
-writes do not throttle it.
+writes do not throttle it. For small objects the disk baseline is what a durable small PUT needs of
+the disk and nothing more: create a temp file, write 16 KiB, fsync, rename it into a directory,
+fsync the directory, from the same number of threads.
 
 Shared machines are noisy: every figure is the median of ``--repeat`` rounds, the servers taking
 turns within each round, and the spread (min-max) is printed next to it.
@@ -156,6 +158,34 @@ def raw_copy(src: Path, work: Path, *, cold: bool) -> float:
     return src.stat().st_size / MIB / seconds
 
 
+def raw_small_writes(work: Path, count: int, threads: int) -> float:
+    """Files per second written as a durable small PUT writes them, with no server in the way."""
+    tmp, final = work / "raw-small-tmp", work / "raw-small"
+    tmp.mkdir()
+    final.mkdir()
+    body = os.urandom(SMALL_SIZE)
+
+    def one(i: int) -> None:
+        fd = os.open(tmp / f"{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, body)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp / f"{i}", final / f"{i}")
+        dirfd = os.open(final, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dirfd)
+        finally:
+            os.close(dirfd)
+
+    with ThreadPoolExecutor(threads) as pool:
+        seconds = timed(lambda: list(pool.map(one, range(count))))
+    shutil.rmtree(tmp)
+    shutil.rmtree(final)
+    return count / seconds
+
+
 @contextmanager
 def servers(names: list[str], tmp: Path, env: dict[str, str], large_bytes: int) -> Iterator[list[Server]]:
     started: list[Server] = []
@@ -218,6 +248,7 @@ def report(
         for name, rounds in results.items()
     }
     warm = statistics.median(raw["warm"])
+    small = statistics.median(raw["small"])
     print(
         f"large object {args.large_mib} MiB, small objects {args.small} x 16 KiB, {args.threads} threads, "
         f"median of {args.repeat} round(s) (min-max)"
@@ -226,6 +257,7 @@ def report(
         f"raw copy (shutil.copyfile, same disk): warm source {_cell(raw['warm'])} MB/s, "
         f"cold source {_cell(raw['cold'])} MB/s"
     )
+    print(f"raw small-file writes (same disk, 16 KiB, fsync, rename, fsync dir): {_cell(raw['small'])}/s")
     names = list(results)
     header = f"{'metric':24}" + "".join(f"{n:>22}" for n in names)
     others = [n for n in ("moto", "ceiling") if n in med and "cove" in med]
@@ -234,9 +266,11 @@ def report(
     for metric in med[names[0]]:
         line = f"{metric:24}" + "".join(f"{_cell([r[metric] for r in results[n]]):>22}" for n in names)
         line += "".join(f"{med['cove'][metric] / med[n][metric]:13.2f}" for n in others)
-        if metric.startswith("large"):
+        # Large objects against the raw copy, small PUTs against the raw small-file writes.
+        base = warm if metric.startswith("large") else small if metric == "small_put_ops" else None
+        if base is not None:
             for n in ("cove", "ceiling"):
-                line += f"{med[n][metric] / warm:10.2f}" if n in med else f"{'-':>10}"
+                line += f"{med[n][metric] / base:10.2f}" if n in med else f"{'-':>10}"
         print(line)
     if "cove" in med and "moto" in med:
         get, moto = med["cove"]["large_sse-s3_get_mbs"], med["moto"]
@@ -283,12 +317,13 @@ def main() -> None:
             return
         src = tmp / "large.bin"
         make_file(src, args.large_mib * MIB)
-        raw: dict[str, list[float]] = {"warm": [], "cold": []}
+        raw: dict[str, list[float]] = {"warm": [], "cold": [], "small": []}
         results: dict[str, list[dict[str, float]]] = {}
         with servers(names, tmp, env, src.stat().st_size) as running:
             for number in range(args.repeat):
                 raw["warm"].append(raw_copy(src, tmp, cold=False))
                 raw["cold"].append(raw_copy(src, tmp, cold=True))
+                raw["small"].append(raw_small_writes(tmp, args.small, args.threads))
                 for server in running:
                     results.setdefault(server.name, []).append(server.round(args, number, src, tmp))
     report(args, results, raw)
