@@ -7,11 +7,16 @@ forward chain does, in order:
 1. NACLs, stateless, before any conntrack shortcut: the outbound chain of the source subnet and
    the inbound chain of the destination subnet, each only when the packet crosses that subnet's
    boundary (`oifname @if_<subnet>` means "stays inside"). Allow rules `return`, deny rules and
-   the final `*` rule log and drop.
+   the final `*` rule log and drop. NACLs are evaluated on every packet, so a NACL chain does
+   not try its rules one by one: one interval-map lookup on the address sends the packet to a
+   chain holding, in their order, only the rules whose CIDR contains that address
+   (`_address_classes`).
 2. Security groups, stateful: the sending ENI's egress chain for packets that open a flow, then
    (after the receiving subnet's NACL) `ct state established,related accept`, then the receiving
    ENI's ingress chain; a matching allow rule `return`s, the end of the chain logs and drops
-   (`<eni>|sg-<dir>|implicit`).
+   (`<eni>|sg-<dir>|implicit`). Security-group rules only ever allow, so their order does not
+   matter: the CIDR rules are matched by a few set lookups (`_Split`) rather than one nft rule
+   each, which keeps a new connection's cost and the table's load time flat in the rule count.
 
 The input chain guards the router itself: only the exempt services (Amazon DNS at VPC+2 and
 169.254.169.253, the credentials endpoint) answer there; they are exempt from NACLs and security
@@ -23,8 +28,13 @@ prefix, which the flow-log collector turns into REJECT records.
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
 import json
+import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 from cove.fabric.gateways import GatewayPlan
 from cove.fabric.names import NFLOG_GROUP, NFT_TABLE, Names
@@ -79,22 +89,67 @@ def _drop(prefix: str) -> str:
     return f"log prefix {_quote(prefix)} group {NFLOG_GROUP} drop"
 
 
-def _nacl_rule(rule: NaclRule, field: str) -> str:
+def _nacl_rule(rule: NaclRule, field: str | None) -> str:
+    """The rule; without its address match when `field` is None (the address is known to match)."""
     match = " ".join(
         part
         for part in (
-            _address_match(field, rule.cidr),
+            _address_match(field, rule.cidr) if field else "",
             _protocol_match(rule.protocol, rule.ports, rule.icmp_type, rule.icmp_code),
         )
         if part
     )
-    return f"{match} {'return' if rule.action == 'accept' else _drop(rule.log_prefix)}"
+    verdict = "return" if rule.action == "accept" else _drop(rule.log_prefix)
+    return f"{match} {verdict}" if match else verdict
+
+
+def _address_classes(cidrs: list[str]) -> list[tuple[int, int, tuple[int, ...]]]:
+    """The IPv4 space cut where any of `cidrs` starts or ends: (first, last, indexes of the CIDRs
+    containing that stretch), adjacent stretches with the same CIDRs merged, uncovered ones left out."""
+    nets = [ipaddress.IPv4Network(cidr, strict=False) for cidr in cidrs]
+    spans = [(int(n.network_address), int(n.broadcast_address)) for n in nets]
+    bounds = sorted({low for low, _ in spans} | {high + 1 for _, high in spans})
+    classes: list[tuple[int, int, tuple[int, ...]]] = []
+    for low, after in itertools.pairwise(bounds):
+        members = tuple(i for i, (first, last) in enumerate(spans) if first <= low and after - 1 <= last)
+        if not members:
+            continue
+        if classes and classes[-1][2] == members and classes[-1][1] + 1 == low:
+            classes[-1] = (classes[-1][0], after - 1, members)
+        else:
+            classes.append((low, after - 1, members))
+    return classes
+
+
+def _span(low: int, high: int) -> str:
+    first, last = ipaddress.IPv4Address(low), ipaddress.IPv4Address(high)
+    return str(first) if low == high else f"{first}-{last}"
 
 
 def _nacl_chain(chain: NaclChain) -> list[str]:
+    """The NACL chain, an address lookup into one chain per class of addresses (the rules in
+    number order that can match there, up to the first that matches every protocol), and the
+    IPv6 rules as they are. First match wins as in the plain list: a rule skipped for an address
+    is one whose CIDR does not contain it."""
     field = "daddr" if chain.direction == "outbound" else "saddr"
-    body = [_nacl_rule(rule, field) for rule in chain.rules]
-    return _block(_chain(chain.network_acl_id, chain.direction), body)
+    name = _chain(chain.network_acl_id, chain.direction)
+    v4 = [rule for rule in chain.rules if ":" not in rule.cidr]
+    targets: dict[tuple[int, ...], str] = {}
+    entries: list[str] = []
+    for low, high, members in _address_classes([rule.cidr for rule in v4]):
+        target = targets.setdefault(members, f"{name}_{len(targets)}")
+        entries.append(f"{_span(low, high)} : goto {target}")
+    body = [f"ip {field} vmap {{ {', '.join(entries)} }}"] if entries else []
+    body += [_nacl_rule(rule, field) for rule in chain.rules if ":" in rule.cidr]
+    lines = _block(name, body)
+    for members, target in targets.items():
+        rules: list[str] = []
+        for index in members:
+            rules.append(_nacl_rule(v4[index], None))
+            if v4[index].protocol == -1:
+                break  # matches every packet that gets here: the rules after it never decide
+        lines += _block(target, rules)
+    return lines
 
 
 def _sg_rule(rule: SgRule, field: str) -> str:
@@ -106,7 +161,137 @@ def _sg_rule(rule: SgRule, field: str) -> str:
     return " ".join(part for part in (peer, protocol, "return") if part)
 
 
-def _sg_chain(chain: SgChain, kind: str) -> list[str]:
+_WHOLE = (0, 65535)
+
+
+@dataclass(frozen=True, slots=True)
+class _Split:
+    """A chain's rules as set contents, plus the rules that stay one nft rule each.
+
+    * `any_protocol`: CIDRs allowed for everything (`ipv4_addr`, interval, auto-merged);
+    * `protocols`: layers of `cidr . protocol` for rules that allow a whole protocol;
+    * `ports`: layers of `cidr . protocol . port range` for TCP/UDP port rules;
+    * `linear`: peers that are named sets (groups, prefix lists), IPv6 CIDRs, ICMP type/code.
+
+    The kernel refuses overlapping elements in a concatenated interval set, so the CIDRs of one
+    protocol within a layer are disjoint: a CIDR's layer is the number of the other CIDRs (same
+    protocol) that contain it, CIDRs never overlapping partially. The port ranges of one CIDR and
+    protocol are merged.
+    """
+
+    any_protocol: tuple[str, ...]
+    protocols: tuple[tuple[str, ...], ...]
+    ports: tuple[tuple[str, ...], ...]
+    linear: tuple[SgRule, ...]
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for low, high in sorted(ranges):
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return merged
+
+
+def _layers(keys: Iterable[tuple[str, int]]) -> list[list[tuple[str, int]]]:
+    """(IPv4 CIDR, protocol) keys grouped so that within a group a protocol's CIDRs are disjoint."""
+    parsed = {key: ipaddress.IPv4Network(key[0]) for key in keys}
+    present = {(int(net.network_address), net.prefixlen, key[1]) for key, net in parsed.items()}
+    layers: list[list[tuple[str, int]]] = []
+    for key, net in sorted(parsed.items(), key=lambda item: (item[1].prefixlen, item[0])):
+        address = int(net.network_address)
+        depth = sum(
+            1
+            for length in range(net.prefixlen)
+            if (address & (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF, length, key[1]) in present
+        )
+        while len(layers) <= depth:
+            layers.append([])
+        layers[depth].append(key)
+    return layers
+
+
+def _protocol_name(protocol: int) -> str:
+    return _PROTOCOL_NAMES.get(protocol, str(protocol))
+
+
+@lru_cache(maxsize=512)
+def _split(rules: tuple[SgRule, ...]) -> _Split:
+    any_protocol: set[str] = set()
+    whole: set[tuple[str, int]] = set()
+    ports: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    linear: list[SgRule] = []
+    for rule in rules:
+        if rule.peer_kind != "cidr" or ":" in rule.peer:
+            linear.append(rule)
+            continue
+        cidr = str(ipaddress.IPv4Network(rule.peer, strict=False))
+        if rule.protocol == -1:
+            any_protocol.add(cidr)
+        elif rule.protocol == 1 and (rule.icmp_type, rule.icmp_code) != (-1, -1):
+            linear.append(rule)
+        elif rule.protocol in (6, 17) and rule.ports is not None and rule.ports != _WHOLE:
+            ports.setdefault((cidr, rule.protocol), []).append(rule.ports)
+        else:
+            # What `_protocol_match` renders as `meta l4proto <protocol>` alone.
+            whole.add((cidr, rule.protocol))
+    port_layers = tuple(
+        tuple(
+            f"{cidr} . {_protocol_name(proto)} . {low if low == high else f'{low}-{high}'}"
+            for cidr, proto in layer
+            for low, high in _merged(ports[(cidr, proto)])
+        )
+        for layer in _layers(ports)
+    )
+    protocol_layers = tuple(
+        tuple(f"{cidr} . {_protocol_name(proto)}" for cidr, proto in layer) for layer in _layers(whole)
+    )
+    return _Split(tuple(sorted(any_protocol)), protocol_layers, port_layers, tuple(linear))
+
+
+@dataclass
+class _MatchSets:
+    """The sets the security-group chains look up, one per distinct content: ENIs with the same
+    groups share them, so a group's rules are loaded once whatever the number of its ENIs."""
+
+    declared: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+
+    def lookup(self, kind: str, elements: tuple[str, ...]) -> str:
+        key = (kind, elements)
+        if key not in self.declared:
+            # Named after the content, so an unchanged group keeps its set's name across renders.
+            digest = zlib.crc32("\n".join((kind, *elements)).encode())
+            while (name := f"m_{digest:08x}") in self.declared.values():
+                digest = (digest + 1) & 0xFFFFFFFF
+            self.declared[key] = name
+            flags = "flags interval; auto-merge" if kind == "ipv4_addr" else "flags interval"
+            self.lines += [
+                f"  set {name} {{",
+                f"    type {kind}; {flags}",
+                f"    elements = {{ {', '.join(elements)} }}",
+                "  }",
+            ]
+        return "@" + self.declared[key]
+
+
+def _set_rules(chain: SgChain, field: str, sets: _MatchSets) -> list[str]:
+    split = _split(chain.rules)
+    rules: list[str] = []
+    if split.any_protocol:
+        rules.append(f"ip {field} {sets.lookup('ipv4_addr', split.any_protocol)} return")
+    for elements in split.protocols:
+        found = sets.lookup("ipv4_addr . inet_proto", elements)
+        rules.append(f"ip {field} . meta l4proto {found} return")
+    for elements in split.ports:
+        found = sets.lookup("ipv4_addr . inet_proto . inet_service", elements)
+        rules.append(f"ip {field} . meta l4proto . th dport {found} return")
+    return rules + [_sg_rule(rule, field) for rule in split.linear]
+
+
+def _sg_chain(chain: SgChain, kind: str, sets: _MatchSets) -> list[str]:
     body: list[str] = []
     egress = chain.direction == "egress"
     if egress:
@@ -120,8 +305,7 @@ def _sg_chain(chain: SgChain, kind: str) -> list[str]:
     if chain.accept_protocols is not None:
         allowed = ", ".join(_PROTOCOL_NAMES.get(p, str(p)) for p in chain.accept_protocols)
         body.append(f"meta l4proto != {{ {allowed} }} {_drop(chain.implicit_log_prefix)}")
-    field = "daddr" if egress else "saddr"
-    body.extend(_sg_rule(rule, field) for rule in chain.rules)
+    body += _set_rules(chain, "daddr" if egress else "saddr", sets)
     body.append(_drop(chain.implicit_log_prefix))
     return _block(_chain(chain.eni_id, chain.direction), body)
 
@@ -234,8 +418,11 @@ def render_table(
 
     for nacl in router.nacl_chains:
         lines += _nacl_chain(nacl)
-    for sg in router.sg_chains:
-        lines += _sg_chain(sg, kind.get(sg.eni_id, "interface"))
+    sets = _MatchSets()
+    chains = [
+        line for sg in router.sg_chains for line in _sg_chain(sg, kind.get(sg.eni_id, "interface"), sets)
+    ]
+    lines += sets.lines + chains
 
     subnet_of = {a.eni_id: a.subnet_id for a in router.attachments}
     leave = {iface[e]: _chain(s, "leave") for e, s in subnet_of.items()}
