@@ -231,14 +231,33 @@ def _admitted(router: VpcRouter, end: _End) -> bool:
     )
 
 
+def _untracking_enis(router: VpcRouter) -> set[str]:
+    """ENIs whose rules can leave a flow untracked at all: a 0.0.0.0/0 rule one way and an
+    all-open rule the other. Everywhere else every flow is tracked and nothing is ever cut."""
+    chains = {(c.eni_id, c.direction): c for c in router.sg_chains}
+    found: set[str] = set()
+    for (eni_id, direction), chain in chains.items():
+        other = chains.get((eni_id, "egress" if direction == "ingress" else "ingress"))
+        if other is None:
+            continue
+        anywhere = any(r.peer_kind == "cidr" and r.peer == _ANYWHERE for r in chain.rules)
+        if anywhere and any(_all_open(r, p) for r in other.rules for p in (_TCP, _UDP)):
+            found.add(eni_id)
+    return found
+
+
 def flows_to_cut(old: VpcRouter, new: VpcRouter, entries: Iterable[ConntrackEntry]) -> list[ConntrackEntry]:
     """The entries of flows that were untracked under `old` and that `new` no longer admits."""
     cut: list[ConntrackEntry] = []
     owner = _owners(old)
+    candidates = _untracking_enis(old)
+    if not candidates:
+        return cut
     for entry in entries:
-        if _exempt(old, entry.responder) or _always_tracked(old, owner, entry):
+        ends = [end for end in _ends(owner, entry) if end.eni_id in candidates]
+        if not ends or _exempt(old, entry.responder) or _always_tracked(old, owner, entry):
             continue
-        for end in _ends(owner, entry):
+        for end in ends:
             if _untracked_at(old, end) and not _admitted(new, end):
                 cut.append(entry)
                 break
@@ -270,7 +289,7 @@ class UntrackedFlows:
         """Call once the router's new table is in place; returns the flows cut."""
         old = self.previous.get(namespace)
         self.previous[namespace] = router
-        if old is None or _security_state(old) == _security_state(router):
+        if old is None or _security_state(old) == _security_state(router) or not _untracking_enis(old):
             return []
         listed = netns.run(namespace, ["conntrack", "-L", "-f", "ipv4"], check=False)
         cut = flows_to_cut(old, router, parse_conntrack(listed.stdout))
