@@ -14,7 +14,7 @@ import itertools
 import logging
 import secrets
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote
@@ -73,8 +73,12 @@ _MAX_PARTS = 10000
 
 
 def _now(ctx: RequestContext) -> datetime:
-    # S3 keeps second precision: what LastModified says is what If-Modified-Since compares.
-    return ctx.now.replace(microsecond=0)
+    # S3 keeps second precision: what LastModified says is what If-Modified-Since compares. Rounded
+    # up, so an object is never older than the local file it was uploaded from (`aws s3 sync`
+    # would upload a file again whose mtime falls later in the same second).
+    if ctx.now.microsecond:
+        return ctx.now.replace(microsecond=0) + timedelta(seconds=1)
+    return ctx.now
 
 
 def _sse_keys(enc: ObjectEncryption, params: dict[str, Any]) -> dict[str, str | list[str]]:
