@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,10 @@ def test_cli_cp_sync_ls_and_s3api(aws: Any, tmp_path: Path) -> None:
     (local / "sub").mkdir(parents=True)
     (local / "a.txt").write_text("alpha")
     (local / "sub" / "b.bin").write_bytes(os.urandom(9 * 1024 * 1024))  # multipart in the CLI
+    # sync compares a file's mtime with the object's LastModified, which has whole seconds: a file
+    # written in the second of its upload would look newer than the object and go up again.
+    for path in (local / "a.txt", local / "sub" / "b.bin"):
+        os.utime(path, (time.time() - 60, time.time() - 60))
     aws("s3", "cp", str(local / "a.txt"), f"s3://{bucket}/single/a.txt")
     aws("s3", "sync", str(local), f"s3://{bucket}/tree")
     listing = aws("s3", "ls", f"s3://{bucket}/tree/", "--recursive").stdout
