@@ -155,20 +155,17 @@ class BlobStore:
 
     def _make_layout(self) -> None:
         """Create the store's directories, the 256 fan-out ones included, and make their entries
-        durable: done once here, no write ever creates or syncs a directory other than its own."""
-        created = False
+        durable: done here, when the store opens, so no write ever creates or syncs a directory
+        other than its own. Synced on every open, not only when this one created them: a process
+        that died between its mkdir and its sync leaves directories that exist but may not last."""
         for directory in (self.root, self._blobs, self._tmp):
-            if not directory.is_dir():
-                directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-                created = True
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         existing = {entry.name for entry in _scan(self._blobs)}
         for name in _FANOUT:
             if name not in existing:
                 (self._blobs / name).mkdir(mode=0o700, exist_ok=True)
-                created = True
-        if created:
-            for directory in (self._blobs, self.root, self.root.parent):
-                _fsync_dir(directory)
+        for directory in (self._blobs, self.root, self.root.parent):
+            _fsync_dir(directory)
 
     def path(self, blob_id: str) -> Path:
         _check_id(blob_id)
