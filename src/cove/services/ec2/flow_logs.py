@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cove.fabric.flowlogs.records import DEFAULT_FORMAT, FIELDS, FormatError, parse_format
 from cove.services.ec2.errors import Ec2Error
 from cove.services.ec2.filters import FilterSpec, apply_filters, field
 from cove.services.ec2.ids import new_id
@@ -35,76 +36,13 @@ __all__ = [
     "parse_log_format",
 ]
 
-# Field → the flow-log record version that introduced it.
-FIELDS: dict[str, int] = {
-    "version": 2,
-    "account-id": 2,
-    "interface-id": 2,
-    "srcaddr": 2,
-    "dstaddr": 2,
-    "srcport": 2,
-    "dstport": 2,
-    "protocol": 2,
-    "packets": 2,
-    "bytes": 2,
-    "start": 2,
-    "end": 2,
-    "action": 2,
-    "log-status": 2,
-    "vpc-id": 3,
-    "subnet-id": 3,
-    "instance-id": 3,
-    "tcp-flags": 3,
-    "type": 3,
-    "pkt-srcaddr": 3,
-    "pkt-dstaddr": 3,
-    "region": 4,
-    "az-id": 4,
-    "sublocation-type": 4,
-    "sublocation-id": 4,
-    "pkt-src-aws-service": 5,
-    "pkt-dst-aws-service": 5,
-    "flow-direction": 5,
-    "traffic-path": 5,
-    "ecs-cluster-arn": 7,
-    "ecs-cluster-name": 7,
-    "ecs-container-instance-arn": 7,
-    "ecs-container-instance-id": 7,
-    "ecs-container-id": 7,
-    "ecs-second-container-id": 7,
-    "ecs-service-name": 7,
-    "ecs-task-definition-arn": 7,
-    "ecs-task-arn": 7,
-    "ecs-task-id": 7,
-    "reject-reason": 8,
-    "resource-id": 9,
-    "encryption-status": 10,
-}
-
-DEFAULT_LOG_FORMAT = " ".join(
-    "${" + name + "}"
-    for name in (
-        "version",
-        "account-id",
-        "interface-id",
-        "srcaddr",
-        "dstaddr",
-        "srcport",
-        "dstport",
-        "protocol",
-        "packets",
-        "bytes",
-        "start",
-        "end",
-        "action",
-        "log-status",
-    )
-)
+# AWS's field table and default format are the record writer's (cove.fabric.flowlogs), so what
+# CreateFlowLogs accepts is exactly what the kernel side can write.
+DEFAULT_LOG_FORMAT = DEFAULT_FORMAT
 
 _RESOURCE_TYPES = {"VPC": "vpc", "Subnet": "subnet", "NetworkInterface": "eni"}
 _TRAFFIC_TYPES = {"ACCEPT", "REJECT", "ALL"}
 _DESTINATION_TYPES = {"cloud-watch-logs", "s3", "kinesis-data-firehose"}
-_FIELD = re.compile(r"\$\{([^}]*)\}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,21 +69,12 @@ def _invalid(message: str) -> Ec2Error:
 
 def parse_log_format(log_format: str) -> list[str]:
     """The fields of a ``${a} ${b}`` format, in order; unknown or malformed fields are refused."""
-    tokens = log_format.split()
-    if not tokens:
+    if not log_format.split():
         raise _invalid("LogFormat must contain at least one field.")
-    fields: list[str] = []
-    for token in tokens:
-        match = _FIELD.fullmatch(token)
-        if match is None:
-            raise _invalid(
-                f"Unrecognized token '{token}' in LogFormat; fields must be written as ${{field}}."
-            )
-        name = match.group(1)
-        if name not in FIELDS:
-            raise _invalid(f"Unknown fields provided: {name}")
-        fields.append(name)
-    return fields
+    try:
+        return list(parse_format(log_format))
+    except FormatError as exc:
+        raise _invalid(str(exc)) from None
 
 
 def flow_log_view(fl: FlowLog) -> dict[str, Any]:
