@@ -93,6 +93,7 @@ class Fabric:
                 removed.append(namespace)
             self._routers.applied_tables.pop(namespace, None)
             self._routers.applied_enis.pop(namespace, None)
+            self._routers.applied_gateways.pop(namespace, None)
         if removed:
             log.info("fabric removed %d namespaces", len(removed))
         return tuple(removed)

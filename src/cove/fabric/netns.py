@@ -24,6 +24,7 @@ __all__ = [
     "create",
     "entered",
     "exists",
+    "identity",
     "kill_processes",
     "listing",
     "remove",
@@ -50,6 +51,12 @@ def _setns(fd: int) -> None:
 
 def exists(name: str) -> bool:
     return (NETNS_DIR / name).exists()
+
+
+def identity(name: str) -> int:
+    """The namespace's inode: a namespace deleted and made again under the same name differs, and
+    sockets opened in the old one do not reach the new one."""
+    return os.stat(NETNS_DIR / name).st_ino
 
 
 def listing(prefix: str = "") -> list[str]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cove.fabric import netns
-from cove.fabric.gateways import plan_gateways, sync_gateways
+from cove.fabric.gateways import GatewayPlan, plan_gateways, sync_gateways
 from cove.fabric.names import ROUTER_IF_PREFIX, Names
 from cove.fabric.nftables import CREDENTIALS_ADDRESS, render_table
 from cove.fabric.routing import sync_routing
@@ -62,12 +62,15 @@ class RouterReconciler:
     """Router namespace → the nft script last applied (skip unchanged rule sets)."""
     applied_enis: dict[str, tuple[EniAttachment, str]] = field(default_factory=dict)
     """ENI namespace → what was last made true there; checked against the kernel once per run."""
+    applied_gateways: dict[str, tuple[object, list[str]]] = field(default_factory=dict)
+    """Router namespace → what its gateways were built from, and their namespaces."""
 
     def apply(self, router: VpcRouter) -> list[str]:
         """Make the VPC's namespaces true; returns the gateway namespaces it also owns."""
         namespace = self.names.router(router.vpc_id)
         if netns.create(namespace):
             self.applied_tables.pop(namespace, None)
+            self.applied_gateways.pop(namespace, None)
             for key, value in _ROUTER_SYSCTLS.items():
                 netns.write_sysctl(namespace, key, value)
         self._router_addresses(namespace, router)
@@ -77,7 +80,7 @@ class RouterReconciler:
             {plan.igw_interface} if plan.igw_interface else set()
         )
         self._attachments(namespace, router.attachments, subnets, keep)
-        owned = sync_gateways(self.names, router, plan)
+        owned = self._gateways(namespace, router, plan)
         sync_routing(namespace, router, plan.links)
         script = render_table(router, [(CREDENTIALS_ADDRESS, 6, 80)], plan)
         if self.applied_tables.get(namespace) != script:
@@ -85,13 +88,16 @@ class RouterReconciler:
             self.applied_tables[namespace] = script
         return owned
 
-    def remove(self, vpc_id: str, eni_ids: list[str]) -> None:
-        namespace = self.names.router(vpc_id)
-        for eni_id in eni_ids:
-            netns.remove(self.names.eni(eni_id))
-            self.applied_enis.pop(self.names.eni(eni_id), None)
-        netns.remove(namespace)
-        self.applied_tables.pop(namespace, None)
+    def _gateways(self, namespace: str, router: VpcRouter, plan: GatewayPlan) -> list[str]:
+        """Gateways are rebuilt only when what they are made from changed (or a namespace of
+        theirs went away): a reconcile pass must not flush the internet's return routes."""
+        basis = (plan, router.gateways, router.routing_tables, router.cidrs, router.attachments)
+        applied = self.applied_gateways.get(namespace)
+        if applied is not None and applied[0] == basis and all(netns.exists(n) for n in applied[1]):
+            return applied[1]
+        owned = sync_gateways(self.names, router, plan)
+        self.applied_gateways[namespace] = (basis, owned)
+        return owned
 
     def _router_addresses(self, namespace: str, router: VpcRouter) -> None:
         wanted = [CREDENTIALS_ADDRESS]
@@ -173,8 +179,7 @@ def _links(namespace: str) -> dict[str, dict[str, Any]]:
 
 
 def _addresses(namespace: str, device: str) -> set[str]:
-    output = netns.run(namespace, ["ip", "-j", "-4", "address", "show", "dev", device]).stdout
-    return {info["local"] for entry in json.loads(output or "[]") for info in entry.get("addr_info", [])}
+    return set(_link_detail(namespace, device).addresses)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
-import os
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -104,7 +103,7 @@ class FlowLogDelivery:
             collector.flush()
 
     def _ensure(self, router: VpcRouter, namespace: str, rows: list[FlowLog]) -> FlowLogCollector:
-        identity = os.stat(netns.NETNS_DIR / namespace).st_ino
+        identity = netns.identity(namespace)
         current = self._collectors.get(router.vpc_id)
         if current is not None and current[0] == identity:
             return current[1]

@@ -10,7 +10,6 @@ it, so it is exempt from security groups, NACLs and flow logs as in AWS). Its ta
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import threading
 from collections.abc import Mapping, Sequence
@@ -79,7 +78,7 @@ class VpcResolvers:
 
     def _ensure(self, vpc_id: str, namespace: str, addresses: list[str]) -> DnsServer | None:
         # A namespace recreated since (gc, restart of the router) needs sockets in the new one.
-        identity = os.stat(netns.NETNS_DIR / namespace).st_ino
+        identity = netns.identity(namespace)
         current = self._servers.get(vpc_id)
         if current is not None and current[0] == identity:
             return current[1]
