@@ -6,5 +6,14 @@ from cove.services.iam import tables as iam_tables
 from cove.services.kms import tables as kms_tables
 from cove.services.logs import tables as logs_tables
 from cove.services.s3 import tables as s3_tables
+from cove.services.sagemaker import tables as sagemaker_tables
 
-__all__ = ["cloudtrail_tables", "ec2_tables", "iam_tables", "kms_tables", "logs_tables", "s3_tables"]
+__all__ = [
+    "cloudtrail_tables",
+    "ec2_tables",
+    "iam_tables",
+    "kms_tables",
+    "logs_tables",
+    "s3_tables",
+    "sagemaker_tables",
+]
