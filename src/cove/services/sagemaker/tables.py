@@ -16,10 +16,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cove.db.base import Base
 
-__all__ = ["JobRow", "TagRow"]
+__all__ = ["JobRecord", "TagRow"]
 
 
-class JobRow(Base):
+class JobRecord(Base):
     __tablename__ = "sagemaker_jobs"
     __table_args__ = (
         UniqueConstraint("arn"),
