@@ -4,14 +4,14 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := iproute2 nftables conntrack fuse3 util-linux procps postgresql
+DEBIAN_PACKAGES := iproute2 nftables conntrack fuse3 gocryptfs util-linux procps postgresql
 
-.PHONY: run test lint typecheck contracts unit system-deps install clean bench
+.PHONY: run test lint typecheck contracts unit system-deps install images clean bench
 
-run: install
+run: install images
 	$(VENV)/bin/cove run --state-dir .cove
 
-test: install
+test: install images
 	$(MAKE) lint typecheck contracts unit
 
 install: system-deps $(STAMP)
@@ -22,6 +22,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
+
+# The framework images jobs run in (venvs with the SageMaker training toolkit, under COVE_IMAGE_DIR or
+# ~/.cache/cove/images); each image records the hash of its inputs, so this is a no-op when up to date.
+images: $(STAMP)
+	$(VENV)/bin/cove image build
 
 # Debian packages Cove drives (namespaces, nftables, conntrack, FUSE) and PostgreSQL for the
 # backend tests; installed only when missing.

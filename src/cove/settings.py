@@ -30,6 +30,10 @@ class Settings:
     """Seconds per flow-log aggregation interval, overriding MaxAggregationInterval (tests, demos)."""
     fabric: str = field(default_factory=lambda: os.environ.get("COVE_FABRIC", "auto"))
     """Kernel enforcement of VPCs: `on`, `off`, or `auto` (on when running as root with namespaces)."""
+    image_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("COVE_IMAGE_DIR") or "~/.cache/cove/images").expanduser()
+    )
+    """Where `cove image build` puts the framework images jobs run in (shared by state directories)."""
     # The local account's id when the state directory is first created (random otherwise).
     account_id: str | None = field(default_factory=lambda: os.environ.get("COVE_ACCOUNT_ID") or None)
     # An operator-chosen root access key (tools and test suites that hard-code credentials).

@@ -25,9 +25,11 @@ console = Console()
 
 
 def _register_net() -> None:
+    from cove.cli.image import image_app
     from cove.cli.net import gc_command, net_app
 
     app.add_typer(net_app, name="net")
+    app.add_typer(image_app, name="image")
     app.command("gc")(gc_command)
 
 
