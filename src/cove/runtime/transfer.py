@@ -1,0 +1,163 @@
+"""The data agent: moves a job's data between S3 and /opt/ml from inside the job's instance.
+
+Run as ``python -m cove.runtime.transfer <plan.json>`` (download, then upload) or
+``python -m cove.runtime.transfer --watch <plan.json>`` (upload changes every ``interval`` seconds
+until ``stop_file`` exists, then a final pass). It runs in the instance's network namespace so its S3
+traffic takes the VPC's path (endpoint, NAT or nothing). boto3 finds the credentials in the
+environment (AWS_CONTAINER_CREDENTIALS_FULL_URI, or keys) and S3 at AWS_ENDPOINT_URL_S3; connects
+time out after 3 s with one retry, so a VPC with no path to S3 fails in seconds.
+
+Plan (JSON)::
+
+    {
+      "result": "/path/result.json",          # written at the end (see below)
+      "region": "us-east-1",                   # default: AWS_REGION / AWS_DEFAULT_REGION / us-east-1
+      "role_arn": "arn:aws:iam::…:role/…",     # only quoted in error messages
+      "workers": 8,                            # parallel transfers
+      "scratch_dir": "/…/volume",              # where archives are built (default: $TMPDIR)
+      "download": {
+        "channels": [{
+          "name": "train", "s3_uri": "s3://b/data/train", "local_dir": "/…/opt_ml/input/data/train",
+          "s3_data_type": "S3Prefix",          # or "ManifestFile" (AugmentedManifestFile: refused)
+          "distribution": "FullyReplicated",   # or "ShardedByS3Key"
+          "host_index": 0, "host_count": 1,    # 0-based: algo-1 is 0
+          "mode": "File",                      # "FastFile" is served as a File copy
+          "compression": "None"                # "Gzip": each object is gunzipped under its own name
+        }],
+        "checkpoint": {"s3_uri": "s3://b/ckpt", "local_dir": "/…/opt_ml/checkpoints"}
+      },
+      "upload": [                              # or {"kms_key_id": "…", "items": [...]}
+        {"kind": "archive", "sources": ["/…/algo-1/opt_ml/model", "/…/algo-2/opt_ml/model"],
+         "s3_uri": "s3://b/out/job/output/model.tar.gz", "kms_key_id": "…"},
+        {"kind": "tree", "sources": ["/…/opt_ml/processing/output"], "s3_uri": "s3://b/out/x",
+         "delete": false}                      # delete: watch mode removes objects of deleted files
+      ],
+      "watch": {"stop_file": "/…/stop", "interval": 1.0}
+    }
+
+Placement: an S3Prefix channel's key is written under ``local_dir`` by SageMaker's rule (prefix ending
+in ``/`` or followed by ``/`` in the key: stripped whole; otherwise the key keeps its basename); a
+manifest's keys are placed relative to its ``prefix``; ShardedByS3Key deals the sorted keys round-robin
+(host i of n gets keys[i::n]). ``transferplan.training_outputs`` builds the upload items for
+``<S3OutputPath>/<job>/output/model.tar.gz`` (or ``…/output/model/`` with CompressionType NONE) and
+``…/output/output.tar.gz``.
+
+Result: ``{"ok": true, "objects": n, "bytes": n, "seconds": s}`` or ``{"ok": false, "reason":
+"<SageMaker FailureReason>", "detail": "<the underlying error>"}``; exit status 0 or 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from s3transfer.manager import TransferConfig, TransferManager  # type: ignore[import-untyped]
+
+from cove.runtime.downloads import download_all
+from cove.runtime.s3failures import TransferFailure
+from cove.runtime.transferplan import Plan, PlanError, Unsupported, load_plan
+from cove.runtime.uploads import Uploader
+
+__all__ = ["main", "run_plan", "s3_client", "transfer_manager"]
+
+_INTERNAL = "InternalServerError: We encountered an internal error. Please try again."
+
+
+def s3_client(plan: Plan) -> Any:
+    config = Config(
+        region_name=plan.region,
+        connect_timeout=3,
+        read_timeout=60,
+        retries={"max_attempts": 2, "mode": "standard"},
+        max_pool_connections=plan.workers * 2,
+        # Path style works with any endpoint name or address the VPC resolves S3 to.
+        s3={"addressing_style": "path"},
+    )
+    return boto3.session.Session().client("s3", config=config)
+
+
+def transfer_manager(client: Any, plan: Plan) -> TransferManager:
+    config = TransferConfig(
+        multipart_threshold=16 << 20,
+        multipart_chunksize=16 << 20,
+        max_request_concurrency=plan.workers,
+        max_submission_concurrency=plan.workers,
+        num_download_attempts=2,
+    )
+    return TransferManager(client, config)
+
+
+def run_plan(plan: Plan, watch: bool = False, log: Any = print) -> dict[str, Any]:
+    started = time.monotonic()
+    client = s3_client(plan)
+    manager = transfer_manager(client, plan)
+    failed = False
+    try:
+        objects = size = 0
+        if plan.channels or plan.checkpoint:
+            fetched = download_all(client, manager, plan, log)
+            objects, size = fetched.objects, fetched.bytes
+        uploader = Uploader(client, manager, plan)
+        if watch:
+            stop = Path(plan.stop_file) if plan.stop_file else None
+            while stop is None or not stop.exists():
+                uploader.run(final=False)
+                time.sleep(plan.interval)
+        if plan.uploads:
+            sent = uploader.run(final=True)
+            objects, size = objects + sent.objects, size + sent.bytes
+            log(f"uploaded {sent.objects} objects, {sent.bytes} bytes")
+        return {
+            "ok": True,
+            "objects": objects,
+            "bytes": size,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        manager.shutdown(cancel=failed)
+
+
+def _write_result(path: str, result: dict[str, Any]) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    partial.write_text(json.dumps(result))
+    os.replace(partial, target)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    watch = "--watch" in args
+    paths = [a for a in args if a != "--watch"]
+    if len(paths) != 1:
+        print("usage: python -m cove.runtime.transfer [--watch] <plan.json>", file=sys.stderr)
+        return 2
+    raw = json.loads(Path(paths[0]).read_text())
+    result_path = str(raw.get("result") or Path(paths[0]).with_name("result.json"))
+    try:
+        result = run_plan(load_plan(paths[0]), watch=watch)
+    except TransferFailure as exc:
+        result = {"ok": False, "reason": exc.reason, "detail": exc.detail}
+    except Unsupported as exc:
+        result = {"ok": False, "reason": f"ClientError: {exc}", "detail": "plan"}
+    except PlanError as exc:
+        result = {"ok": False, "reason": _INTERNAL, "detail": f"plan: {exc}"}
+    except Exception as exc:  # the job must get a FailureReason whatever broke
+        result = {"ok": False, "reason": _INTERNAL, "detail": f"{type(exc).__name__}: {exc}"}
+    _write_result(result_path, result)
+    if not result["ok"]:
+        print(f"{result['reason']}\n{result.get('detail', '')}", file=sys.stderr)
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
