@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -138,6 +140,8 @@ class Gateway:
             credential = self._authenticate(request, sig or legacy, service, now)
             if credential is not None:
                 trace.principal = credential.principal
+            if service != "s3":
+                _inflate(request)
             trace.operation = operation = codec.operation_for(model, request)
             if operation is None:
                 raise _unknown_operation(model, family, request)
@@ -244,6 +248,27 @@ class Gateway:
                 sigv4.AuthErrorKind.TOKEN_INVALID, "The security token included in the request is invalid."
             )
         return credential
+
+
+def _inflate(request: HttpRequest) -> None:
+    """Undo a client's request compression (botocore gzips large CloudWatch PutMetricData bodies,
+    after signing them compressed): codecs read the plain body. S3 keeps Content-Encoding as
+    object metadata instead, so it never comes here."""
+    codings = [c.strip().lower() for c in request.headers.get("content-encoding", "").split(",") if c.strip()]
+    if not codings or codings[-1] != "gzip":
+        return
+    try:
+        request.body = gzip.decompress(request.body)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ServiceError(
+            f"Could not decompress the request body (Content-Encoding: gzip): {exc}",
+            code="SerializationException",
+        ) from None
+    rest = codings[:-1]
+    if rest:
+        request.headers["content-encoding"] = ", ".join(rest)
+    else:
+        del request.headers["content-encoding"]
 
 
 def _access_denied(message: str, family: str) -> ServiceError:

@@ -611,7 +611,7 @@ def _hex(digits: str) -> int | None:
 
 
 # json services whose model violations carry another code than ValidationException.
-_SERVICE_VALIDATION_CODES = {"logs": "InvalidParameterException"}
+_SERVICE_VALIDATION_CODES = {"logs": "InvalidParameterException", "cloudwatch": "ValidationError"}
 
 
 def validation_error(problems: list[ValidationProblem], family: str, service: str = "") -> ServiceError:
