@@ -1,1 +1,2 @@
-"""SageMaker: jobs, models and endpoints (the API comes with the jobs issue; the VPC pre-flight is here)."""
+"""SageMaker: training and processing jobs (the API, and the lifecycle functions the job reconciler
+records its progress with), tags, and the VPC pre-flight run at job creation."""

@@ -13,7 +13,7 @@ from cove.services.sagemaker.listing import decode_token, encode_token
 from cove.services.sagemaker.names import parse_arn
 from cove.services.sagemaker.tables import TagRow
 
-__all__ = ["MAX_TAGS", "add_tags", "delete_all_tags", "delete_tags", "list_tags", "tags_of"]
+__all__ = ["MAX_TAGS", "add_tags", "check_arn", "delete_all_tags", "delete_tags", "list_tags", "tags_of"]
 
 MAX_TAGS = 50
 
