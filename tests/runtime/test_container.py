@@ -250,3 +250,26 @@ def test_start_refuses_bad_specs(run: Start) -> None:
     with pytest.raises(ContainerError, match="mount source"):
         run(["true"], netns=None, mounts=[Mount("/nonexistent/cvtrt", "/opt/ml")])
     assert os.path.exists("/proc/self")
+
+
+def test_read_only_mounts_and_a_private_sys(run: Start, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "f").write_text("content\n")
+    limits = (
+        "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
+        "cat /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us"
+    )
+    container, output = run(
+        sh(f"cat /data/f; (echo x > /data/g) 2>/dev/null || echo read-only; ls /sys/class/net; {limits}"),
+        netns=None,
+        mounts=[Mount(str(data), "/data", read_only=True)],
+        memory_bytes=96 << 20,
+        cpus=0.5,
+    )
+    assert container.wait(5) == 0
+    # /sys/class/net lists the container's interfaces; the cgroup files are the container's own.
+    assert output.lines[:3] == ["content", "read-only", "lo"]
+    assert output.lines[3] == str(96 << 20)
+    assert output.lines[4] in ("50000", "50000 100000")
+    assert not (data / "g").exists()

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CPU_PERIOD_US", "PARENT", "Cgroup", "CgroupError", "Usage", "gc", "layout", "leftovers"]
+__all__ = ["CPU_PERIOD_US", "PARENT", "Cgroup", "CgroupError", "Usage", "gc", "layout", "leftovers", "mounts"]
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PARENT = "cove"
@@ -84,6 +84,26 @@ def layout() -> Layout | None:
     for controller, mount in mounts.items():
         own[controller] = own_by_mount.get(mount, "/")
     return Layout(1, mounts, own)
+
+
+_MOUNT_FLAGS = {"rw", "ro", "relatime", "noatime", "nosuid", "nodev", "noexec", "seclabel"}
+
+
+def mounts() -> list[dict[str, str]]:
+    """The cgroup filesystems under /sys/fs/cgroup, as a container mounts them again inside its
+    cgroup namespace: target, fstype, and the hierarchy's options (which controllers it has)."""
+    found: list[dict[str, str]] = []
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        fields = line.split()
+        if len(fields) < 4 or fields[2] not in ("cgroup", "cgroup2"):
+            continue
+        if not (fields[1] == str(CGROUP_ROOT) or fields[1].startswith(f"{CGROUP_ROOT}/")):
+            continue
+        options = ",".join(o for o in fields[3].split(",") if o not in _MOUNT_FLAGS)
+        if fields[2] == "cgroup2":
+            options = ",".join(o for o in options.split(",") if o == "nsdelegate")
+        found.append({"target": fields[1], "fstype": fields[2], "options": options})
+    return found
 
 
 def _write(path: Path, value: str) -> None:

@@ -156,20 +156,6 @@ class _LineReader(threading.Thread):
             os.close(self.fd)
 
 
-def _first_child(pid: int, timeout: float) -> int | None:
-    """The launcher's forked child: the container's PID 1, in host numbering."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            return None
-        if children:
-            return int(children[0])
-        time.sleep(0.005)
-    return None
-
-
 class Container:
     """A running (or finished) container. Always call cleanup() in the end."""
 
@@ -231,8 +217,6 @@ class Container:
             code = container.wait(5.0)
             container.cleanup()
             raise ContainerError(f"container {spec.name} failed to start: {status} (exit code {code})")
-        pid = _first_child(process.pid, 5.0)
-        container.pid = pid or process.pid
         return container
 
     @staticmethod
@@ -258,6 +242,7 @@ class Container:
             "workdir": spec.workdir,
             "mounts": mounts,
             "cgroup_procs": group.procs_files,
+            "cgroup_mounts": cgroups.mounts(),
             "fresh_netns": spec.netns is None,
             "netns_path": None if spec.netns is None else str(netns_mod.NETNS_DIR / spec.netns),
             "setpriv": _tool("setpriv") if spec.drop_caps else None,
@@ -281,9 +266,11 @@ class Container:
         )
 
     def _await_ready(self, fd: int) -> str:
+        """Read the launcher's and PID 1's reports until both closed the pipe: "pid N" (PID 1's
+        host number) and "ok" or "error: why". Returns "ok" or the error."""
         deadline = time.monotonic() + _START_TIMEOUT
         received = b""
-        while b"\n" not in received:
+        while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 return "timed out waiting for the container's init"
@@ -292,9 +279,15 @@ class Container:
                 continue
             chunk = os.read(fd, 4096)
             if not chunk:
-                return "the container's init exited during setup"
+                break
             received += chunk
-        return received.split(b"\n", 1)[0].decode(errors="replace")
+        result = "the container's init exited during setup"
+        for line in received.decode(errors="replace").splitlines():
+            if line.startswith("pid "):
+                self.pid = int(line[4:])
+            elif line == "ok" or line.startswith("error: "):
+                result = line.removeprefix("error: ")
+        return result
 
     def wait(self, timeout: float | None = None) -> int | None:
         """The exit code (128+N when killed by signal N), or None if still running after timeout."""
@@ -313,12 +306,12 @@ class Container:
         if code is not None:
             return code
         with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal_number)
+            os.kill(self.pid or self._process.pid, signal_number)
         code = self.wait(grace)
         if code is not None:
             return code
         with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
+            os.kill(self.pid or self._process.pid, signal.SIGKILL)
         code = self.wait(10.0)
         if code is None:
             self._group.remove()

@@ -31,6 +31,7 @@ _MS_NODEV = 4
 _MS_NOEXEC = 8
 _MS_PRIVATE = 1 << 18
 _CLONE_NEWNS = 0x00020000
+_CLONE_NEWCGROUP = 0x02000000
 _CLONE_NEWUTS = 0x04000000
 _CLONE_NEWIPC = 0x08000000
 _CLONE_NEWPID = 0x20000000
@@ -59,9 +60,10 @@ def _check(result: int, what: str) -> None:
         raise SetupError(f"{what}: {os.strerror(ctypes.get_errno())}")
 
 
-def _mount(source: str, target: str, flags: int, fstype: str | None = None) -> None:
+def _mount(source: str, target: str, flags: int, fstype: str | None = None, data: str | None = None) -> None:
     kind = fstype.encode() if fstype else None
-    _check(_libc.mount(source.encode(), target.encode(), kind, flags, None), f"mount {source} on {target}")
+    options = data.encode() if data else None
+    _check(_libc.mount(source.encode(), target.encode(), kind, flags, options), f"mount {source} on {target}")
 
 
 def _target(source: str, target: str) -> str:
@@ -105,6 +107,23 @@ def resolve(program: str, path: str) -> str | None:
     return None
 
 
+def private_sys(cgroup_mounts: list[dict[str, str]]) -> None:
+    """A /sys of the container's own: sysfs mounted from inside its network namespace (so
+    /sys/class/net lists its interfaces, not the host's), and the cgroup filesystems mounted from
+    a new cgroup namespace, rooted at the container's cgroup (so code that sizes itself from
+    cpu.max or memory.limit_in_bytes sees the container's ceilings)."""
+    _check(_libc.unshare(_CLONE_NEWCGROUP), "unshare(cgroup)")
+    _mount("sysfs", "/sys", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC | _MS_RDONLY, fstype="sysfs")
+    if any(item["fstype"] == "cgroup" for item in cgroup_mounts):
+        _mount(
+            "cgroup", "/sys/fs/cgroup", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, fstype="tmpfs", data="mode=755"
+        )
+    for item in cgroup_mounts:
+        os.makedirs(item["target"], exist_ok=True)
+        flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+        _mount("cgroup", item["target"], flags, fstype=item["fstype"], data=item["options"] or None)
+
+
 def setup(spec: dict[str, Any]) -> None:
     step = "loopback"
     try:
@@ -114,6 +133,8 @@ def setup(spec: dict[str, Any]) -> None:
             step = f"joining cgroup {procs}"
             with open(procs, "w") as handle:
                 handle.write("0")
+        step = "mounting /sys"
+        private_sys(spec["cgroup_mounts"])
         for mount in spec["mounts"]:
             step = f"mounting {mount['target']}"
             bind(mount["source"], mount["target"], mount["read_only"])
@@ -237,6 +258,8 @@ def main(argv: list[str]) -> int:
         # PID 1 dies with its launcher, whoever kills the launcher.
         _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         os._exit(pid1(spec))
+    # The launcher lives in the host's PID namespace: it alone knows PID 1's host number.
+    os.write(spec["status_fd"], f"pid {init}\n".encode())
     os.close(spec["status_fd"])
 
     def forward(number: int, _frame: object) -> None:
