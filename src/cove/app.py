@@ -20,10 +20,15 @@ from cove.fabric import capability
 from cove.fabric.kernel import Fabric
 from cove.fabric.names import Names, fabric_tag
 from cove.fabric.nftables import CREDENTIALS_ADDRESS
+from cove.jobs import JobDeps, JobReconciler
+from cove.jobs.network import JobNetwork
 from cove.keyring import RootKey
 from cove.listeners import ListenerSpec, NamespaceListeners
 from cove.netmodel import EndpointType, format_address
+from cove.runtime.catalog import Capacity
+from cove.runtime.images import ImageRegistry
 from cove.services.cloudtrail.provider import CloudTrailProvider
+from cove.services.cloudwatch.provider import CloudWatchProvider
 from cove.services.ec2.changes import ChangeFeed
 from cove.services.ec2.flow_delivery import FlowLogDelivery
 from cove.services.ec2.kernel_sync import DesiredState, KernelSync
@@ -35,6 +40,8 @@ from cove.services.iam.provider import IamProvider
 from cove.services.kms.provider import KmsProvider
 from cove.services.logs.provider import LogsProvider
 from cove.services.s3.provider import S3Provider
+from cove.services.sagemaker.lifecycle import JobChanges
+from cove.services.sagemaker.provider import SageMakerProvider
 from cove.services.sts.container_credentials import ContainerCredentials
 from cove.services.sts.credentials import CredentialStore
 from cove.services.sts.provider import StsProvider
@@ -60,6 +67,11 @@ class Cove:
     flow_logs: FlowLogDelivery | None = None
     container_credentials: ContainerCredentials | None = None
     """Roles bound to ENIs, served at 169.254.170.2 in every VPC (jobs bind their execution role)."""
+    job_changes: JobChanges | None = None
+    """Signalled when a SageMaker job is created, stopped or updated: wakes the job reconciler."""
+    jobs: JobReconciler | None = None
+    """Runs SageMaker jobs for real (only where the kernel enforces VPCs: jobs need their ENIs)."""
+    images: ImageRegistry | None = None
 
     def asgi(self, source: SourceFactory = loopback_source) -> CoveAsgi:
         return CoveAsgi(self, source)
@@ -112,6 +124,7 @@ def build(settings: Settings) -> Cove:
     db, key, account = init_state(settings)
     authorizer = IamAuthorizer(db)
     changes = ChangeFeed()
+    job_changes = JobChanges()
     providers: dict[str, Provider] = {
         "iam": IamProvider(db, key),
         "sts": StsProvider(db, key, authorizer),
@@ -119,7 +132,9 @@ def build(settings: Settings) -> Cove:
         "kms": KmsProvider(db, key),
         "cloudtrail": CloudTrailProvider(db),
         "logs": LogsProvider(db),
+        "cloudwatch": CloudWatchProvider(db),
         "s3": S3Provider(db, key, authorizer, settings.state_dir / "blobs"),
+        "sagemaker": SageMakerProvider(db, job_changes),
     }
     gateway = Gateway(
         providers=providers,
@@ -127,7 +142,7 @@ def build(settings: Settings) -> Cove:
         authorizer=authorizer,
         region=settings.region,
     )
-    cove = Cove(settings, db, key, account, gateway, providers)
+    cove = Cove(settings, db, key, account, gateway, providers, job_changes=job_changes)
     if fabric_enabled(settings):
         names = Names(fabric_tag(settings.state_dir))
         cove.kernel = KernelSync(db, Fabric(names), changes)
@@ -143,6 +158,19 @@ def build(settings: Settings) -> Cove:
         flow_logs = FlowLogDelivery(db, names, settings.flow_log_interval, _s3_writer(settings, account))
         cove.kernel.observers.append(flow_logs.sync)
         cove.flow_logs = flow_logs
+        cove.images = ImageRegistry(settings.image_dir, settings.state_dir / "images.json")
+        kernel = cove.kernel
+        deps = JobDeps(
+            db=db,
+            key=key,
+            state_dir=settings.state_dir.resolve(),
+            network=JobNetwork(db, names, changes.publish, kernel.wait_applied),
+            credentials=cove.container_credentials,
+            images=cove.images,
+            capacity=Capacity(),
+            ca_bundle=str((settings.state_dir / "ca" / "ca.pem").resolve()),
+        )
+        cove.jobs = JobReconciler(deps, job_changes)
     return cove
 
 
@@ -263,9 +291,13 @@ class CoveAsgi:
             if message["type"] == "lifespan.startup":
                 if self.cove.kernel is not None:
                     self.cove.kernel.start()
+                if self.cove.jobs is not None:
+                    self.cove.jobs.start()
                 log.info("cove started", extra={"endpoint": self.cove.settings.endpoint_url})
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.cove.jobs is not None:
+                    self.cove.jobs.stop()
                 if self.cove.kernel is not None:
                     self.cove.kernel.stop()
                 if self.cove.listeners is not None:

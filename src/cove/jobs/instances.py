@@ -1,0 +1,136 @@
+"""One job instance on this host: its directory, volume, /opt/ml tree, environment and containers.
+
+The instance's directory is ``<state_dir>/jobs/<kind>/<job>/<algo-N>``; its ML storage volume
+(encrypted with a KMS data key when the job names a ``VolumeKmsKeyId``) holds the ``/opt/ml``
+tree that every container of the instance (the data agent, then the algorithm) sees bind-mounted.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cove.jobs.network import InstanceNet
+from cove.runtime.container import Container, ContainerSpec, Mount
+from cove.runtime.volume import Volume
+
+__all__ = ["Instance", "TransferFailed"]
+
+
+class TransferFailed(RuntimeError):
+    """The data agent could not move the data; the message is the job's FailureReason."""
+
+
+@dataclass
+class Instance:
+    net: InstanceNet
+    directory: Path
+    hosts: dict[str, str]
+    env: dict[str, str]
+    """The algorithm container's environment."""
+    agent_env: dict[str, str]
+    """The data agent's: it always has the role's credentials and the VPC's S3, even when the
+    algorithm's container has no network (EnableNetworkIsolation)."""
+    name: str
+    """Unique container name stem (cgroups, logs)."""
+    volume: Volume | None = None
+    containers: list[Container] = field(default_factory=list)
+
+    @property
+    def opt_ml(self) -> Path:
+        assert self.volume is not None
+        return Path(self.volume.path) / "opt_ml"
+
+    def open_volume(self, size_gb: int, key: bytes | None) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.volume = Volume.create(self.directory / "volume", size_gb, key)
+        self.opt_ml.mkdir(parents=True, exist_ok=True)
+
+    def spec(
+        self,
+        suffix: str,
+        argv: list[str],
+        env: dict[str, str],
+        *,
+        isolated: bool = False,
+        cpus: float | None = None,
+        memory_bytes: int | None = None,
+        workdir: str = "/",
+        extra_mounts: tuple[Mount, ...] = (),
+    ) -> ContainerSpec:
+        return ContainerSpec(
+            name=f"{self.name}-{suffix}",
+            argv=argv,
+            env=env,
+            netns=None if isolated else self.net.netns,
+            hostname=self.net.host,
+            hosts=dict(self.hosts),
+            nameservers=list(self.net.nameservers),
+            search=list(self.net.search),
+            mounts=[Mount(str(self.opt_ml), "/opt/ml"), *extra_mounts],
+            workdir=workdir,
+            cpus=cpus,
+            memory_bytes=memory_bytes,
+        )
+
+    def transfer(
+        self,
+        plan: dict[str, Any],
+        label: str,
+        on_output: Callable[[str, float], None],
+        extra_mounts: tuple[Mount, ...] = (),
+    ) -> dict[str, Any]:
+        """Run the data agent inside this instance (its network namespace: the VPC's paths and
+        policies apply) and return its result; raises TransferFailed with SageMaker's reason."""
+        work = self.directory / "agent"
+        work.mkdir(parents=True, exist_ok=True)
+        plan_path = work / f"{label}.json"
+        result_path = work / f"{label}.result.json"
+        result_path.unlink(missing_ok=True)
+        plan = dict(plan, result=str(result_path))
+        plan_path.write_text(json.dumps(plan))
+        env = {k: v for k, v in self.agent_env.items() if k.startswith(("AWS_", "S3_"))}
+        env |= {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+        container = Container.start(
+            self.spec(
+                label,
+                [sys.executable, "-m", "cove.runtime.transfer", str(plan_path)],
+                env,
+                extra_mounts=extra_mounts,
+            ),
+            on_output,
+        )
+        self.containers.append(container)
+        try:
+            code = container.wait()
+        finally:
+            container.cleanup()
+            self.containers.remove(container)
+        try:
+            result: dict[str, Any] = json.loads(result_path.read_text())
+        except (OSError, ValueError):
+            raise TransferFailed(
+                f"InternalServerError: the data agent of {self.net.host} ended with exit code {code} "
+                "and no result."
+            ) from None
+        if not result.get("ok"):
+            raise TransferFailed(str(result.get("reason") or "ClientError: Data transfer failed."))
+        return result
+
+    def close(self) -> None:
+        """Every container gone, the volume wiped, the directory removed. Idempotent."""
+        for container in list(self.containers):
+            try:
+                container.stop(grace=0.0)
+            finally:
+                container.cleanup()
+        self.containers.clear()
+        if self.volume is not None:
+            self.volume.close()
+            self.volume = None
+        shutil.rmtree(self.directory, ignore_errors=True)

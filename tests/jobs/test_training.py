@@ -1,0 +1,174 @@
+"""Training jobs that really run: a container per instance in the job's VPC, data in and out
+through the VPC's S3 endpoint, statuses, logs, metrics and failures as SageMaker reports them."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import time
+from typing import Any
+
+import pytest
+
+from cove.server import EmbeddedServer
+from tests.jobs.conftest import client, training_request, wait_job
+
+pytestmark = pytest.mark.root
+
+
+def _model_files(s3: Any, bucket: str, key: str) -> dict[str, bytes]:
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+
+
+def test_a_training_job_runs_in_its_vpc_and_uploads_its_model(
+    jobs_server: EmbeddedServer, world: dict[str, Any], algo_image: str
+) -> None:
+    sm, s3, logs = (client(jobs_server, n) for n in ("sagemaker", "s3", "logs"))
+    sm.create_training_job(**training_request(world, "train-ok", algo_image))
+    done = wait_job(sm, "train-ok")
+    assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
+    assert done["SecondaryStatus"] == "Completed"
+    steps = [(t["Status"], t["StatusMessage"]) for t in done["SecondaryStatusTransitions"]]
+    assert steps[0] == ("Starting", "Preparing the instances for training") or steps[0][0] == "Starting"
+    assert [s for s, _ in steps][-4:] == ["Downloading", "Training", "Uploading", "Completed"]
+    assert ("Training", "Training image download completed. Training in progress.") in steps
+    assert (
+        done["ModelArtifacts"]["S3ModelArtifacts"]
+        == f"s3://{world['bucket']}/output/train-ok/output/model.tar.gz"
+    )
+    assert done["BillableTimeInSeconds"] >= 1
+    metrics = {m["MetricName"]: m["Value"] for m in done["FinalMetricDataList"]}
+    assert metrics == {"train:loss": pytest.approx(1 / 3, abs=1e-3), "validation:accuracy": 0.9375}
+
+    files = _model_files(s3, world["bucket"], "output/train-ok/output/model.tar.gz")
+    report = json.loads(files["algo-1.json"])
+    assert report["host"] == "algo-1"
+    assert report["job"] == "train-ok" and report["arn"] == done["TrainingJobArn"]
+    assert report["user_env"] == "from-the-request"
+    # No ENTRYPOINT in the image: `train` itself is the command (docker run <image> train).
+    assert report["argv"][0].endswith("/train") and report["argv"][1:] == []
+    assert report["resourceconfig"]["current_host"] == "algo-1"
+    assert report["resourceconfig"]["network_interface_name"] == "eth0"
+    assert sorted(report["channels"]["train"]) == sorted(
+        [f"part-{i}.csv" for i in range(6)] + ["nested/extra.csv"]
+    )
+    assert "algo-1" in report["hosts_file"]
+    output = _model_files(s3, world["bucket"], "output/train-ok/output/output.tar.gz")
+    assert output == {"summary.txt": b"done"}
+
+    streams = logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix="train-ok/"
+    )
+    names = [s["logStreamName"] for s in streams["logStreams"]]
+    assert len(names) == 1 and names[0].startswith("train-ok/algo-1-")
+    events = logs.get_log_events(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=names[0], startFromHead=True
+    )["events"]
+    text = [e["message"] for e in events]
+    assert "starting on algo-1" in text and "final validation:accuracy=0.9375" in text
+
+
+def test_a_job_in_a_subnet_without_an_s3_path_fails_with_sagemakers_message(
+    jobs_server: EmbeddedServer, world: dict[str, Any], algo_image: str
+) -> None:
+    sm = client(jobs_server, "sagemaker")
+    request = training_request(
+        world,
+        "train-no-endpoint",
+        algo_image,
+        VpcConfig={"SecurityGroupIds": [world["group"]], "Subnets": [world["subnets"]["isolated"]]},
+    )
+    sm.create_training_job(**request)
+    done = wait_job(sm, "train-no-endpoint")
+    assert done["TrainingJobStatus"] == "Failed"
+    assert done["FailureReason"].startswith("ClientError: Data download failed:")
+    assert "route table has a route to an S3 VPC endpoint or a NAT device" in done["FailureReason"]
+
+
+def test_the_algorithms_failure_file_is_the_failure_reason(
+    jobs_server: EmbeddedServer, world: dict[str, Any], algo_image: str
+) -> None:
+    sm = client(jobs_server, "sagemaker")
+    sm.create_training_job(
+        **training_request(world, "train-fails", algo_image, HyperParameters={"mode": "fail"})
+    )
+    done = wait_job(sm, "train-fails")
+    assert done["TrainingJobStatus"] == "Failed"
+    assert done["FailureReason"] == "AlgorithmError: the data had no label column"
+    assert done["SecondaryStatus"] == "Failed"
+
+
+def test_stop_sends_sigterm_and_still_uploads_the_model(
+    jobs_server: EmbeddedServer, world: dict[str, Any], algo_image: str
+) -> None:
+    sm, s3 = client(jobs_server, "sagemaker"), client(jobs_server, "s3")
+    sm.create_training_job(
+        **training_request(world, "train-stop", algo_image, HyperParameters={"mode": "sleep"})
+    )
+    deadline = time.monotonic() + 60
+    while sm.describe_training_job(TrainingJobName="train-stop")["SecondaryStatus"] != "Training":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(1.0)
+    sm.stop_training_job(TrainingJobName="train-stop")
+    assert sm.describe_training_job(TrainingJobName="train-stop")["TrainingJobStatus"] in (
+        "Stopping",
+        "Stopped",
+    )
+    done = wait_job(sm, "train-stop")
+    assert done["TrainingJobStatus"] == "Stopped" and done["SecondaryStatus"] == "Stopped"
+    files = _model_files(s3, world["bucket"], "output/train-stop/output/model.tar.gz")
+    assert files["stopped.txt"] == b"15"
+
+
+def test_max_runtime_stops_the_job(
+    jobs_server: EmbeddedServer, world: dict[str, Any], algo_image: str
+) -> None:
+    sm = client(jobs_server, "sagemaker")
+    request = training_request(
+        world,
+        "train-too-long",
+        algo_image,
+        HyperParameters={"mode": "sleep"},
+        StoppingCondition={"MaxRuntimeInSeconds": 3},
+    )
+    sm.create_training_job(**request)
+    done = wait_job(sm, "train-too-long")
+    assert done["TrainingJobStatus"] == "Stopped"
+    assert done["SecondaryStatus"] == "MaxRuntimeExceeded"
+
+
+def test_two_instances_reach_each_other_only_with_the_self_referencing_rule(
+    jobs_server: EmbeddedServer, world: dict[str, Any], algo_image: str
+) -> None:
+    sm, s3 = client(jobs_server, "sagemaker"), client(jobs_server, "s3")
+    two = {"InstanceType": "ml.m5.large", "InstanceCount": 2, "VolumeSizeInGB": 10}
+    sm.create_training_job(
+        **training_request(
+            world, "train-peers", algo_image, ResourceConfig=two, HyperParameters={"mode": "peers"}
+        )
+    )
+    sm.create_training_job(
+        **training_request(
+            world,
+            "train-no-peers",
+            algo_image,
+            ResourceConfig=two,
+            HyperParameters={"mode": "peers"},
+            VpcConfig={"SecurityGroupIds": [world["lonely"]], "Subnets": [world["subnets"]["private"]]},
+        )
+    )
+    ok = wait_job(sm, "train-peers")
+    assert ok["TrainingJobStatus"] == "Completed", ok.get("FailureReason")
+    files = _model_files(s3, world["bucket"], "output/train-peers/output/model.tar.gz")
+    assert sorted(files) == ["algo-1.json", "algo-2.json"]
+    assert json.loads(files["algo-1.json"])["peer_said"] == "hello from algo-2"
+    assert json.loads(files["algo-2.json"])["resourceconfig"]["hosts"] == ["algo-1", "algo-2"]
+    blocked = wait_job(sm, "train-no-peers")
+    assert blocked["TrainingJobStatus"] == "Failed"
+    reason = blocked["FailureReason"]
+    assert "algo-2" in reason and "algo-1" in reason and "self-referencing" in reason
+    assert world["lonely"] in reason
