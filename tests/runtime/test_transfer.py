@@ -344,6 +344,22 @@ def test_unreachable_s3_fails_fast_with_route_advice(agent: Agent, tmp_path: Pat
     assert time.monotonic() - started < 20
 
 
+def test_silent_s3_times_out_in_seconds(agent: Agent, tmp_path: Path) -> None:
+    """A VPC without a path drops the SYNs: a listener whose one-slot backlog is full does the same."""
+    with socket.socket() as silent, socket.socket() as filler:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(0)
+        filler.connect(silent.getsockname())
+        started = time.monotonic()
+        rc, result = agent(
+            {"download": {"channels": [_channel("c", "s3://b/p/", tmp_path / "c")]}},
+            endpoint=f"http://127.0.0.1:{silent.getsockname()[1]}",
+        )
+        elapsed = time.monotonic() - started
+    assert rc == 1 and result["reason"] == f"ClientError: Data download failed:{ROUTE_ADVICE}"
+    assert 3 <= elapsed < 15, elapsed  # 3 s connect timeout, one retry
+
+
 def test_refuses_augmented_manifest(agent: Agent, tmp_path: Path) -> None:
     channel = _channel("c", "s3://b/m", tmp_path / "c", s3_data_type="AugmentedManifestFile")
     rc, result = agent({"download": {"channels": [channel]}})

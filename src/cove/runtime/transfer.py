@@ -74,7 +74,7 @@ def s3_client(plan: Plan) -> Any:
         region_name=plan.region,
         connect_timeout=3,
         read_timeout=60,
-        retries={"max_attempts": 2, "mode": "standard"},
+        retries={"total_max_attempts": 2, "mode": "standard"},
         max_pool_connections=plan.workers * 2,
         # Path style works with any endpoint name or address the VPC resolves S3 to.
         s3={"addressing_style": "path"},
@@ -141,9 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(paths) != 1:
         print("usage: python -m cove.runtime.transfer [--watch] <plan.json>", file=sys.stderr)
         return 2
-    raw = json.loads(Path(paths[0]).read_text())
-    result_path = str(raw.get("result") or Path(paths[0]).with_name("result.json"))
+    result_path = str(Path(paths[0]).with_name("result.json"))
     try:
+        raw = json.loads(Path(paths[0]).read_text())
+        result_path = str(raw.get("result") or result_path)
         result = run_plan(load_plan(paths[0]), watch=watch)
     except TransferFailure as exc:
         result = {"ok": False, "reason": exc.reason, "detail": exc.detail}
