@@ -198,7 +198,7 @@ def test_cpu_quota_bounds_cpu_time(run: Start) -> None:
     used = container.usage().cpu_seconds
     # A second of spinning at 20% of one CPU: about 0.2 s of CPU (plus Python's start-up, also capped).
     assert elapsed >= 1.0
-    assert 0.05 < used < 0.2 * elapsed + 0.15, (used, elapsed)
+    assert 0.02 < used < 0.2 * elapsed + 0.15, (used, elapsed)
 
 
 def test_stop_delivers_the_signal_then_kills_after_the_grace(run: Start, tmp_path: Path) -> None:

@@ -99,9 +99,13 @@ def mounts() -> list[dict[str, str]]:
             continue
         if not (fields[1] == str(CGROUP_ROOT) or fields[1].startswith(f"{CGROUP_ROOT}/")):
             continue
-        options = ",".join(o for o in fields[3].split(",") if o not in _MOUNT_FLAGS)
-        if fields[2] == "cgroup2":
-            options = ",".join(o for o in options.split(",") if o == "nsdelegate")
+        # cgroup2 options (nsdelegate, memory_recursiveprot) are system-wide and ignored or refused
+        # in a non-initial cgroup namespace; v1 options name the hierarchy's controllers.
+        options = (
+            ""
+            if fields[2] == "cgroup2"
+            else ",".join(o for o in fields[3].split(",") if o not in _MOUNT_FLAGS)
+        )
         found.append({"target": fields[1], "fstype": fields[2], "options": options})
     return found
 

@@ -45,7 +45,23 @@ __all__ = [
 
 RUN_DIR = Path("/run/cove/containers")
 MAX_LINE = 256 * 1024
-DROPPED_CAPS = ("net_admin", "sys_admin", "sys_module", "sys_ptrace", "sys_rawio", "bpf", "perfmon")
+# The first seven keep the command inside its namespaces and off the network configuration (as
+# cove.fabric.netns.unprivileged); the rest are host-wide powers Docker also withholds.
+DROPPED_CAPS = (
+    "net_admin",
+    "sys_admin",
+    "sys_module",
+    "sys_ptrace",
+    "sys_rawio",
+    "bpf",
+    "perfmon",
+    "sys_time",
+    "syslog",
+    "mac_admin",
+    "mac_override",
+    "audit_control",
+    "sys_pacct",
+)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _START_TIMEOUT = 30.0
 _TOOLS = ("setpriv",)
@@ -186,7 +202,8 @@ class Container:
         run_dir = RUN_DIR / spec.name
         STARTED.add(spec.name)
         shutil.rmtree(run_dir, ignore_errors=True)
-        run_dir.mkdir(parents=True)
+        RUN_DIR.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir(mode=0o700)  # spec.json holds the environment, credentials included
         try:
             group = cgroups.Cgroup.create(f"cove-{spec.name}", cpus=spec.cpus, memory_bytes=spec.memory_bytes)
         except cgroups.CgroupError as error:
