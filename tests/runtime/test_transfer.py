@@ -13,9 +13,11 @@ import socket
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -358,6 +360,62 @@ def test_silent_s3_times_out_in_seconds(agent: Agent, tmp_path: Path) -> None:
         elapsed = time.monotonic() - started
     assert rc == 1 and result["reason"] == f"ClientError: Data download failed:{ROUTE_ADVICE}"
     assert 3 <= elapsed < 15, elapsed  # 3 s connect timeout, one retry
+
+
+def test_credentials_from_the_container_endpoint(
+    s3: Any, bucket: str, client: ClientFactory, cove_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    """No keys in the environment: boto3 asks AWS_CONTAINER_CREDENTIALS_FULL_URI, as in a job."""
+    creds = client("sts").get_session_token()["Credentials"]
+    body = json.dumps(
+        {
+            "AccessKeyId": creds["AccessKeyId"],
+            "SecretAccessKey": creds["SecretAccessKey"],
+            "Token": creds["SessionToken"],
+            "Expiration": creds["Expiration"].isoformat(),
+        }
+    ).encode()
+
+    class Credentials(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    _put(s3, bucket, ["c/a.csv"])
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Credentials)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = _env(cove_server)
+        del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
+        env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = (
+            f"http://127.0.0.1:{httpd.server_address[1]}/v2/credentials/x"
+        )
+        plan = {
+            "result": str(tmp_path / "r.json"),
+            "download": {"channels": [_channel("c", f"s3://{bucket}/c/", tmp_path / "c")]},
+        }
+        (tmp_path / "p.json").write_text(json.dumps(plan))
+        done = subprocess.run(
+            [sys.executable, "-m", "cove.runtime.transfer", str(tmp_path / "p.json")],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+    assert done.returncode == 0, done.stderr
+    assert _tree(tmp_path / "c") == {"a.csv": "body of c/a.csv"}
 
 
 def test_refuses_augmented_manifest(agent: Agent, tmp_path: Path) -> None:
