@@ -273,3 +273,20 @@ def test_read_only_mounts_and_a_private_sys(run: Start, tmp_path: Path) -> None:
     assert output.lines[3] == str(96 << 20)
     assert output.lines[4] in ("50000", "50000 100000")
     assert not (data / "g").exists()
+
+
+def test_containers_start_concurrently(run: Start) -> None:
+    results: dict[str, list[str]] = {}
+
+    def one(host: str) -> None:
+        container, output = run(sh("hostname; grep -w $(hostname) /etc/hosts"), netns=None, hostname=host)
+        assert container.wait(5) == 0
+        results[host] = output.lines
+
+    threads = [threading.Thread(target=one, args=(f"algo-{i}",)) for i in range(1, 4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # A hostname missing from `hosts` still resolves, to 127.0.1.1 as on Debian.
+    assert results == {f"algo-{i}": [f"algo-{i}", f"127.0.1.1\talgo-{i}"] for i in range(1, 4)}
