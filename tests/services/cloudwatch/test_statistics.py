@@ -145,3 +145,17 @@ def test_high_resolution_keeps_seconds_standard_keeps_minutes(
     ]
     std = stats(cw, namespace, "std", base, end, 10, Statistics=["Sum"])["Datapoints"]
     assert [(p["Timestamp"], p["Sum"]) for p in std] == [(base, 4.0)]
+
+
+def test_entity_metric_data_are_plain_metrics(cw: Any, namespace: str, base: datetime) -> None:
+    cw.put_metric_data(
+        Namespace=namespace,
+        EntityMetricData=[
+            {
+                "Entity": {"KeyAttributes": {"Type": "Service", "Name": "svc", "Environment": "test"}},
+                "MetricData": [{"MetricName": "calls", "Timestamp": base, "Value": 3.0}],
+            }
+        ],
+    )
+    [point] = stats(cw, namespace, "calls", base, base + timedelta(minutes=1), 60)["Datapoints"]
+    assert point["Sum"] == 3.0

@@ -169,8 +169,9 @@ def parse_data(data: Sequence[Mapping[str, Any]], now: datetime) -> list[Datum]:
     return parsed
 
 
-def _metric(s: Session, account_id: str, region: str, namespace: str, datum: Datum, now_ms: int) -> int:
-    key = metric_key(namespace, datum.name, datum.dimensions)
+def _metric(
+    s: Session, account_id: str, region: str, namespace: str, datum: Datum, key: str, now_ms: int
+) -> int:
     lookup = select(MetricRow.id).where(
         MetricRow.account_id == account_id, MetricRow.region == region, MetricRow.key == key
     )
@@ -200,10 +201,12 @@ def _metric(s: Session, account_id: str, region: str, namespace: str, datum: Dat
 def store(s: Session, account_id: str, region: str, namespace: str, data: list[Datum], now: datetime) -> None:
     now_ms = int(now.timestamp() * 1000)
     rows: list[dict[str, Any]] = []
-    touched: set[int] = set()
+    ids: dict[str, int] = {}
     for datum in data:
-        metric_id = _metric(s, account_id, region, namespace, datum, now_ms)
-        touched.add(metric_id)
+        key = metric_key(namespace, datum.name, datum.dimensions)
+        metric_id = ids.get(key)
+        if metric_id is None:
+            metric_id = ids[key] = _metric(s, account_id, region, namespace, datum, key, now_ms)
         rows.extend(
             {
                 "metric_id": metric_id,
@@ -219,7 +222,7 @@ def store(s: Session, account_id: str, region: str, namespace: str, data: list[D
         )
     if rows:
         s.execute(insert(DatapointRow), rows)
-    for metric_id in touched:
+    for metric_id in ids.values():
         metric = s.get(MetricRow, metric_id)
         if metric is not None:
             metric.last_put_ms = now_ms

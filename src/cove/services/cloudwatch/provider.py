@@ -36,9 +36,11 @@ class CloudWatchProvider(Provider):
         namespace = p["Namespace"]
         if namespace.startswith("AWS/"):
             raise invalid_value("AWS/", "Namespace")
-        if p.get("EntityMetricData"):
-            raise invalid_value("EntityMetricData", "EntityMetricData")
-        data = parse_data(p.get("MetricData") or [], ctx.now)
+        # Entities only label data for CloudWatch's explorer views; their metrics are plain metrics.
+        raw = list(p.get("MetricData") or [])
+        for entity in p.get("EntityMetricData") or []:
+            raw.extend(entity.get("MetricData") or [])
+        data = parse_data(raw, ctx.now)
         with self.db.session() as s:
             store(s, ctx.account_id, ctx.region, namespace, data, ctx.now)
         return {}
