@@ -51,6 +51,9 @@ if mode == "fail":
     open(f"{ml}/output/failure", "w").write("the data had no label column")
     print("failing on purpose", file=sys.stderr, flush=True)
     sys.exit(2)
+if mode == "marker":
+    open(f"{ml}/model/secret.txt", "w").write("COVE-SECRET-MARKER " * 1000)
+    mode = "sleep"
 if mode == "sleep":
     def bye(signum, frame):
         open(f"{ml}/model/stopped.txt", "w").write(str(signum))

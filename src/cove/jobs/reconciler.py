@@ -94,7 +94,7 @@ class JobReconciler:
             self.deps.network.publish(job.account, job.region)
         directory = self.deps.state_dir / "jobs" / job.kind / job.name
         volume.gc(directory)
-        container.gc(job_stem(job.name))
+        container.gc(f"{job_stem(job.name)}-")
         now = datetime.now(UTC)
         with self.deps.db.session() as session:
             if job.stop_requested:

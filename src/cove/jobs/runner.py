@@ -207,7 +207,9 @@ class JobRun:
             if self.kind == "training":
                 training_layout(instance.opt_ml, self.request, net.host, host_names, instance_type)
             else:
-                processing_layout(instance.opt_ml, self.request, net.host, host_names, instance_type)
+                processing_layout(
+                    instance.opt_ml, self.request, net.host, host_names, instance_type, arn=self.job.arn
+                )
         self._check_stop()
         self._secondary("Downloading", "Downloading input data")
         failure = self._each(

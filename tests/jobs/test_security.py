@@ -1,0 +1,128 @@
+"""Jobs and data at rest: the ML storage volume encrypted with a KMS data key, outputs written
+with SSE-KMS, a disabled key failing the job with KMS's error; and jobs without a VpcConfig
+running in Cove's service VPC (internet access, nothing in the user's account)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cove.server import EmbeddedServer
+from tests.jobs.conftest import client, training_request, wait_job
+
+pytestmark = pytest.mark.root
+
+MARKER = b"COVE-SECRET-MARKER"
+
+
+def _wait_for(path: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.2)
+
+
+def test_the_volume_and_the_outputs_are_encrypted_with_the_jobs_key(
+    jobs_server: EmbeddedServer, world: dict[str, Any], algo_image: str
+) -> None:
+    sm, s3 = client(jobs_server, "sagemaker"), client(jobs_server, "s3")
+    request = training_request(
+        world,
+        "train-kms",
+        algo_image,
+        HyperParameters={"mode": "marker"},
+        ResourceConfig={
+            "InstanceType": "ml.m5.large",
+            "InstanceCount": 1,
+            "VolumeSizeInGB": 10,
+            "VolumeKmsKeyId": world["key"],
+        },
+        OutputDataConfig={"S3OutputPath": f"s3://{world['bucket']}/output", "KmsKeyId": world["key"]},
+    )
+    sm.create_training_job(**request)
+    volume = (
+        jobs_server.cove.settings.state_dir.resolve()
+        / "jobs"
+        / "training"
+        / "train-kms"
+        / "algo-1"
+        / "volume"
+    )
+    _wait_for(volume / "plain" / "opt_ml" / "model" / "secret.txt")
+    # Readable through the mount; the bytes on disk are ciphertext, names included.
+    assert MARKER in (volume / "plain" / "opt_ml" / "model" / "secret.txt").read_bytes()
+    cipher_files = [p for p in (volume / "cipher").rglob("*") if p.is_file()]
+    assert cipher_files
+    for path in cipher_files:
+        assert MARKER not in path.read_bytes()
+        assert "secret" not in path.name
+    sm.stop_training_job(TrainingJobName="train-kms")
+    done = wait_job(sm, "train-kms")
+    assert done["TrainingJobStatus"] == "Stopped"
+    head = s3.head_object(Bucket=world["bucket"], Key="output/train-kms/output/model.tar.gz")
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"] == world["key"]
+    # The volume is wiped when the instance ends.
+    assert not volume.exists()
+
+
+def test_a_disabled_volume_key_fails_the_job_with_kmss_error(
+    jobs_server: EmbeddedServer, world: dict[str, Any], algo_image: str
+) -> None:
+    sm, kms = client(jobs_server, "sagemaker"), client(jobs_server, "kms")
+    key = kms.create_key(Description="disabled for jobs")["KeyMetadata"]["Arn"]
+    kms.disable_key(KeyId=key)
+    request = training_request(
+        world,
+        "train-disabled-key",
+        algo_image,
+        ResourceConfig={
+            "InstanceType": "ml.m5.large",
+            "InstanceCount": 1,
+            "VolumeSizeInGB": 10,
+            "VolumeKmsKeyId": key,
+        },
+    )
+    sm.create_training_job(**request)
+    done = wait_job(sm, "train-disabled-key")
+    assert done["TrainingJobStatus"] == "Failed"
+    assert done["FailureReason"].startswith("ClientError: ")
+    assert "DisabledException" in done["FailureReason"] and key in done["FailureReason"]
+
+
+def test_a_disabled_output_key_fails_the_upload(
+    jobs_server: EmbeddedServer, world: dict[str, Any], algo_image: str
+) -> None:
+    sm, kms = client(jobs_server, "sagemaker"), client(jobs_server, "kms")
+    key = kms.create_key(Description="output key, disabled")["KeyMetadata"]["Arn"]
+    kms.disable_key(KeyId=key)
+    request = training_request(
+        world,
+        "train-disabled-output-key",
+        algo_image,
+        OutputDataConfig={"S3OutputPath": f"s3://{world['bucket']}/output", "KmsKeyId": key},
+    )
+    sm.create_training_job(**request)
+    done = wait_job(sm, "train-disabled-output-key")
+    assert done["TrainingJobStatus"] == "Failed"
+    assert done["FailureReason"].startswith("ClientError: Artifact upload failed:")
+    assert "disabled" in done["FailureReason"].lower()
+
+
+def test_a_job_without_vpc_config_runs_in_the_service_vpc(
+    jobs_server: EmbeddedServer, world: dict[str, Any], algo_image: str
+) -> None:
+    sm, ec2, s3 = (client(jobs_server, n) for n in ("sagemaker", "ec2", "s3"))
+    request = training_request(world, "train-service-vpc", algo_image)
+    del request["VpcConfig"]
+    before = {e["NetworkInterfaceId"] for e in ec2.describe_network_interfaces()["NetworkInterfaces"]}
+    sm.create_training_job(**request)
+    done = wait_job(sm, "train-service-vpc")
+    assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
+    assert "VpcConfig" not in done
+    after = {e["NetworkInterfaceId"] for e in ec2.describe_network_interfaces()["NetworkInterfaces"]}
+    assert after == before  # the instances' ENIs were never the user's
+    s3.head_object(Bucket=world["bucket"], Key="output/train-service-vpc/output/model.tar.gz")
