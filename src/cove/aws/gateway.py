@@ -176,7 +176,7 @@ class Gateway:
                 action = f"{service_info(service).iam_prefix}:{operation.name}"
                 denial = self.authorizer.authorize(ctx, action, provider.resource_arn(ctx, params))
                 if denial is not None:
-                    raise _access_denied(denial, family)
+                    raise _access_denied(denial, family, model)
             inline = operation.name.startswith(_READS) and operation.name not in provider.blocking
             return Call(trace, ctx, codec, operation, params, handler, inline)
         except Exception as exc:
@@ -271,7 +271,10 @@ def _inflate(request: HttpRequest) -> None:
         del request.headers["content-encoding"]
 
 
-def _access_denied(message: str, family: str) -> ServiceError:
+def _access_denied(message: str, family: str, model: ServiceModel) -> ServiceError:
+    if model.is_query_compatible:
+        # Services moved from query to JSON/CBOR (CloudWatch) keep their query error codes.
+        return AccessDenied(message)
     if family in ("json", "rest-json"):
         return ServiceError(message, code="AccessDeniedException", status=400 if family == "json" else 403)
     return AccessDenied(message)
