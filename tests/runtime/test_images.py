@@ -327,8 +327,11 @@ def _train(image: Image, base: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_python_image_runs_a_script_mode_job_with_sm_variables(tmp_path: Path) -> None:
-    image = _built("python").resolve(PYTHON)
+@pytest.mark.parametrize(
+    ("uri", "name"), [(PYTHON, "python"), (SKLEARN, "sklearn"), (PYTORCH, "pytorch"), (XGBOOST, "xgboost")]
+)
+def test_image_runs_a_script_mode_job_with_sm_variables(tmp_path: Path, uri: str, name: str) -> None:
+    image = _built(name).resolve(uri)
     base = _opt_ml(tmp_path, 0)
     proc = _train(image, base)
     assert proc.returncode == 0, proc.stdout + proc.stderr

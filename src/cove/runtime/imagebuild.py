@@ -130,6 +130,8 @@ _IMAGE_ENV = {
 }
 
 _TRAIN_SCRIPT = """#!{python}
+import sys
+
 from sagemaker_training.cli.train import main
 if __name__ == "__main__":
     sys.exit(main())
@@ -169,6 +171,8 @@ def _hash(recipe: Recipe, version: str, layer_hashes: list[str]) -> str:
         "constraints": list(CONSTRAINTS),
         "layers": layer_hashes,
         "env": recipe.env,
+        "image_env": _IMAGE_ENV,
+        "train_script": _TRAIN_SCRIPT,
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
