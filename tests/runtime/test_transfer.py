@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from s3transfer.manager import TransferManager  # type: ignore[import-untyped]
 
+from cove.runtime import uploads
 from cove.runtime.s3failures import ROUTE_ADVICE
-from cove.runtime.transferplan import training_outputs
+from cove.runtime.transferplan import parse_plan, training_outputs
 from cove.server import EmbeddedServer
 from tests.conftest import ClientFactory
 
@@ -486,3 +488,35 @@ def test_continuous_upload_sees_files_written_during_the_watch(
             proc.wait()
     assert keys() == {"live/later/during.txt", "live/last.txt"}
     assert json.loads((tmp_path / "result.json").read_text())["ok"] is True
+
+
+def test_a_file_removed_while_being_sent_is_skipped(
+    s3: Any, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Continuous uploads meet temporary files; one that vanishes mid-pass must not fail the job."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("k")
+    (out / "tmp.txt").write_text("t")
+    real = uploads._signature
+
+    def vanishing(path: Path) -> tuple[int, int]:
+        signature = real(path)
+        if path.name == "tmp.txt":
+            path.unlink()
+        return signature
+
+    monkeypatch.setattr(uploads, "_signature", vanishing)
+    plan = parse_plan(
+        {
+            "result": str(tmp_path / "r.json"),
+            "upload": [{"kind": "tree", "sources": [str(out)], "s3_uri": f"s3://{bucket}/v"}],
+        }
+    )
+    manager = TransferManager(s3)
+    try:
+        sent = uploads.Uploader(s3, manager, plan).run(final=False)
+    finally:
+        manager.shutdown()
+    assert sent.objects == 1
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["v/keep.txt"]

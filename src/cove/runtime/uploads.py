@@ -75,6 +75,10 @@ def _signature(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
+# future, the object's URI, bytes, and for tree files the Uploader.sent entry to forget if it vanished
+_Pending = tuple[Any, str, int, tuple[int, str] | None]
+
+
 @dataclass
 class Uploader:
     client: Any
@@ -83,10 +87,17 @@ class Uploader:
     sent: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)
     totals: Sent = field(default_factory=Sent)
 
-    def _wait(self, pending: list[tuple[Any, str, int]]) -> None:
-        for future, uri, size in pending:
+    def _wait(self, pending: list[_Pending]) -> None:
+        for future, uri, size, sent_key in pending:
             try:
                 future.result()
+            except FileNotFoundError:
+                if sent_key is None:
+                    raise s3failures.from_exception(FileNotFoundError(uri), UPLOAD, uri) from None
+                # The job removed the file while it was being sent (a temporary file, a rotated
+                # checkpoint): nothing to upload; the next pass sees what is there then.
+                self.sent.pop(sent_key, None)
+                continue
             except Exception as exc:
                 raise s3failures.from_exception(exc, UPLOAD, uri) from exc
             self.totals.objects += 1
@@ -95,7 +106,7 @@ class Uploader:
     def _tree(self, index: int, item: Upload) -> None:
         location = parse_s3_uri(item.s3_uri)
         files = tree_files(item.sources)
-        pending = []
+        pending: list[_Pending] = []
         for rel, path in files.items():
             try:
                 signature = _signature(path)
@@ -105,7 +116,7 @@ class Uploader:
                 continue
             key = join_key(location.key, rel)
             future = self.manager.upload(str(path), location.bucket, key, extra_args=_extra_args(item))
-            pending.append((future, f"s3://{location.bucket}/{key}", signature[0]))
+            pending.append((future, f"s3://{location.bucket}/{key}", signature[0], (index, rel)))
             self.sent[(index, rel)] = signature
         self._wait(pending)
         if item.delete:
@@ -130,7 +141,7 @@ class Uploader:
             future = self.manager.upload(
                 str(archive), location.bucket, location.key, extra_args=_extra_args(item)
             )
-            self._wait([(future, item.s3_uri, archive.stat().st_size)])
+            self._wait([(future, item.s3_uri, archive.stat().st_size, None)])
 
     def run(self, final: bool = True) -> Sent:
         """One pass over every item; archives are made only on the final pass (after the job)."""
