@@ -8,13 +8,15 @@ import json
 import stat
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cove.fabric import netns
 from cove.runtime import container
+from cove.runtime.images import ImageRegistry
 from cove.server import EmbeddedServer, free_port
 from cove.settings import Settings
 from tests.conftest import make_client
@@ -102,13 +104,16 @@ def jobs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedSe
 
 @pytest.fixture(scope="session")
 def algo_image(jobs_server: EmbeddedServer, tmp_path_factory: pytest.TempPathFactory) -> str:
-    directory = tmp_path_factory.mktemp("algo-image")
+    assert jobs_server.cove.images is not None
+    write_image(jobs_server.cove.images, tmp_path_factory.mktemp("algo-image"))
+    return IMAGE
+
+
+def write_image(registry: ImageRegistry, directory: Path) -> None:
     train = directory / "train"
     train.write_text(TRAIN.replace("{python}", sys.executable))
     train.chmod(train.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    assert jobs_server.cove.images is not None
-    jobs_server.cove.images.add(IMAGE, directory)
-    return IMAGE
+    registry.add(IMAGE, directory)
 
 
 def client(server: EmbeddedServer, name: str) -> Any:
@@ -118,7 +123,13 @@ def client(server: EmbeddedServer, name: str) -> Any:
 @pytest.fixture(scope="session")
 def world(jobs_server: EmbeddedServer) -> dict[str, Any]:
     """The VPC, buckets, key and role every job test uses."""
-    ec2, s3, iam, kms = (client(jobs_server, n) for n in ("ec2", "s3", "iam", "kms"))
+    built = build_world(lambda name: client(jobs_server, name))
+    assert jobs_server.cove.kernel is not None and jobs_server.cove.kernel.wait_applied(10.0)
+    return built
+
+
+def build_world(make: Callable[[str], Any]) -> dict[str, Any]:
+    ec2, s3, iam, kms = (make(n) for n in ("ec2", "s3", "iam", "kms"))
     vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
     subnets = {
         name: ec2.create_subnet(VpcId=vpc, CidrBlock=cidr)["Subnet"]["SubnetId"]
@@ -163,7 +174,6 @@ def world(jobs_server: EmbeddedServer) -> dict[str, Any]:
         s3.put_object(Bucket=bucket, Key=f"train/part-{i}.csv", Body=f"{i},label\n".encode() * 100)
     s3.put_object(Bucket=bucket, Key="train/nested/extra.csv", Body=b"x")
     key = kms.create_key(Description="jobs")["KeyMetadata"]["Arn"]
-    assert jobs_server.cove.kernel is not None and jobs_server.cove.kernel.wait_applied(10.0)
     return {
         "vpc": vpc,
         "subnets": subnets,

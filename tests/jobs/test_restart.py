@@ -1,0 +1,135 @@
+"""A server killed while a job runs: on restart the job ends with a clear FailureReason and nothing
+of it is left (containers, cgroups, the volume's mount, the ENIs and their namespaces)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from botocore.config import Config
+
+from cove.fabric import netns
+from cove.fabric.names import Names, fabric_tag
+from cove.jobs.reconciler import RESTART_REASON
+from cove.jobs.runner import job_stem
+from cove.runtime import container, volume
+from cove.runtime.images import ImageRegistry
+from cove.server import free_port
+from cove.settings import Settings
+from tests.fabric.fabric_support import fabric_available
+from tests.jobs.conftest import IMAGE, build_world, training_request, wait_job, write_image
+
+pytestmark = [pytest.mark.root, pytest.mark.skipif(not fabric_available(), reason="needs root and netns")]
+
+COVE = str(Path(sys.executable).parent / "cove")
+KEY, SECRET = "RESTARTTESTKEY", "restart-test-secret-key"
+
+
+class Server:
+    def __init__(self, state: Path, port: int) -> None:
+        self.state, self.port = state, port
+        env = dict(
+            os.environ, COVE_FABRIC="on", COVE_ROOT_ACCESS_KEY_ID=KEY, COVE_ROOT_SECRET_ACCESS_KEY=SECRET
+        )
+        self.process = subprocess.Popen(
+            [COVE, "server", "--state-dir", str(state), "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert self.process.poll() is None, "the server did not start"
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+
+    def client(self, name: str) -> Any:
+        return boto3.client(
+            name,
+            endpoint_url=f"http://127.0.0.1:{self.port}",
+            region_name="us-east-1",
+            aws_access_key_id=KEY,
+            aws_secret_access_key=SECRET,
+            config=Config(retries={"max_attempts": 1}),
+        )
+
+    def end(self, sig: int) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=60)
+
+
+@pytest.fixture
+def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    state = tmp_path_factory.mktemp("restart")
+    try:
+        yield state
+    finally:
+        subprocess.run(
+            [COVE, "gc", "--all", "--state-dir", str(state)],
+            capture_output=True,
+        )
+        assert not [n for n in netns.listing() if Names(fabric_tag(state)).owns(n)]
+
+
+def test_a_job_left_running_by_a_killed_server_ends_cleanly_on_restart(state: Path, tmp_path: Path) -> None:
+    port = free_port()
+    first = Server(state, port)
+    try:
+        world = build_world(first.client)
+        write_image(ImageRegistry(Settings().image_dir, state / "images.json"), tmp_path)
+        sm = first.client("sagemaker")
+        sm.create_training_job(
+            **training_request(world, "train-orphan", IMAGE, HyperParameters={"mode": "sleep"})
+        )
+        deadline = time.monotonic() + 60
+        while sm.describe_training_job(TrainingJobName="train-orphan")["SecondaryStatus"] != "Training":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(1.0)
+        eni_ids = [
+            e["NetworkInterfaceId"]
+            for e in first.client("ec2").describe_network_interfaces()["NetworkInterfaces"]
+            if e.get("RequesterManaged")
+        ]
+        assert eni_ids
+    finally:
+        first.end(signal.SIGKILL)
+    stem = f"{job_stem('train-orphan')}-"
+    # The server died; its job's container did not (it is not the server's child process group).
+    assert container.leftovers(stem)
+    jobs_dir = state.resolve() / "jobs"
+    second = Server(state, port)
+    try:
+        sm = second.client("sagemaker")
+        done = wait_job(sm, "train-orphan", timeout=60)
+        assert done["TrainingJobStatus"] == "Failed"
+        assert done["FailureReason"] == RESTART_REASON
+        assert container.leftovers(stem) == []
+        assert volume.leftovers(jobs_dir) == []
+        left = {
+            e["NetworkInterfaceId"]
+            for e in second.client("ec2").describe_network_interfaces()["NetworkInterfaces"]
+        }
+        assert not left & set(eni_ids)
+        names = Names(fabric_tag(state))
+        deadline = time.monotonic() + 10
+        while any(netns.exists(names.eni(e)) for e in eni_ids):
+            assert time.monotonic() < deadline, "the job's ENI namespaces are still there"
+            time.sleep(0.2)
+    finally:
+        second.end(signal.SIGTERM)
