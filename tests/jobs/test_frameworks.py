@@ -292,8 +292,12 @@ def test_a_failing_script_is_reported_as_the_toolkit_words_it(
     assert done["TrainingJobStatus"] == "Failed"
     reason = done["FailureReason"]
     assert reason.startswith("AlgorithmError: ExecuteUserScriptError:"), reason
-    assert "ExitCode 1" in reason and "the dataset has no label column" in reason
+    assert "\nExitCode 1\nErrorMessage " in reason
     assert 'Command "' in reason and "train.py --epochs 2" in reason
+    # The plain toolkit does not capture stderr for the message; the traceback is in the logs.
+    text = _log_text(jobs_server, name)
+    assert "ValueError: the dataset has no label column" in text
+    assert "Reporting training FAILURE" in text
 
 
 def test_pytorch_ddp_over_gloo_across_two_instances(

@@ -4,6 +4,7 @@ sharded by S3 key, outputs uploaded from each instance, ExitMessage and failures
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -162,3 +163,53 @@ def test_network_isolation_leaves_the_container_without_a_network(
     seen = json.loads(body)
     # Cove still moved the data in and out (through the instance's ENI), but the container had none.
     assert seen == {"links": ["lo"], "reached": False, "creds": False}
+
+
+LIVE = r"""
+import os, time
+os.makedirs("/opt/ml/processing/live", exist_ok=True)
+open("/opt/ml/processing/live/progress.txt", "w").write("halfway")
+time.sleep(6)
+open("/opt/ml/processing/live/final.txt", "w").write("done")
+"""
+
+
+def test_continuous_outputs_are_uploaded_while_the_job_runs(
+    jobs_server: EmbeddedServer, world: dict[str, Any], algo_image: str
+) -> None:
+    sm, s3 = client(jobs_server, "sagemaker"), client(jobs_server, "s3")
+    request = _request(jobs_server, world, "prep-continuous", algo_image, LIVE)
+    del request["AppSpecification"]["ContainerArguments"]
+    request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = 1
+    request["ProcessingOutputConfig"]["Outputs"] = [
+        {
+            "OutputName": "live",
+            "S3Output": {
+                "S3Uri": f"s3://{world['bucket']}/live/prep-continuous",
+                "LocalPath": "/opt/ml/processing/live",
+                "S3UploadMode": "Continuous",
+            },
+        }
+    ]
+    sm.create_processing_job(**request)
+    seen_while_running = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = sm.describe_processing_job(ProcessingJobName="prep-continuous")["ProcessingJobStatus"]
+        listed = s3.list_objects_v2(Bucket=world["bucket"], Prefix="live/prep-continuous/").get(
+            "Contents", []
+        )
+        if status == "InProgress" and any(o["Key"].endswith("progress.txt") for o in listed):
+            seen_while_running = True
+            break
+        if status != "InProgress":
+            break
+        time.sleep(0.3)
+    assert seen_while_running
+    done = wait_job(sm, "prep-continuous", "processing")
+    assert done["ProcessingJobStatus"] == "Completed", done.get("FailureReason")
+    listed = s3.list_objects_v2(Bucket=world["bucket"], Prefix="live/prep-continuous/")["Contents"]
+    assert sorted(o["Key"] for o in listed) == [
+        "live/prep-continuous/final.txt",
+        "live/prep-continuous/progress.txt",
+    ]

@@ -7,6 +7,7 @@ import io
 import json
 import tarfile
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -69,6 +70,36 @@ def test_a_training_job_runs_in_its_vpc_and_uploads_its_model(
     )["events"]
     text = [e["message"] for e in events]
     assert "starting on algo-1" in text and "final validation:accuracy=0.9375" in text
+
+    cloudwatch = client(jobs_server, "cloudwatch")
+    listed = cloudwatch.list_metrics(Namespace="/aws/sagemaker/TrainingJobs")["Metrics"]
+    host = [{"Name": "Host", "Value": "train-ok/algo-1"}]
+    by_job = [{"Name": "TrainingJobName", "Value": "train-ok"}]
+    names = {(m["MetricName"], tuple(d["Value"] for d in m["Dimensions"])) for m in listed}
+    assert {("CPUUtilization", ("train-ok/algo-1",)), ("MemoryUtilization", ("train-ok/algo-1",))} <= names
+    assert ("train:loss", ("train-ok",)) in names
+    window = {
+        "StartTime": done["CreationTime"] - timedelta(minutes=5),
+        "EndTime": datetime.now(UTC) + timedelta(minutes=5),
+    }
+    losses = cloudwatch.get_metric_statistics(
+        Namespace="/aws/sagemaker/TrainingJobs",
+        MetricName="train:loss",
+        Dimensions=by_job,
+        Period=3600,
+        Statistics=["Minimum", "Maximum", "SampleCount"],
+        **window,
+    )["Datapoints"]
+    assert losses and losses[0]["Minimum"] == pytest.approx(1 / 3, abs=1e-3) and losses[0]["Maximum"] == 1.0
+    memory = cloudwatch.get_metric_statistics(
+        Namespace="/aws/sagemaker/TrainingJobs",
+        MetricName="MemoryUtilization",
+        Dimensions=host,
+        Period=3600,
+        Statistics=["Maximum"],
+        **window,
+    )["Datapoints"]
+    assert memory and 0 <= memory[0]["Maximum"] <= 100
 
 
 def test_a_job_in_a_subnet_without_an_s3_path_fails_with_sagemakers_message(

@@ -87,32 +87,48 @@ class Instance:
     ) -> dict[str, Any]:
         """Run the data agent inside this instance (its network namespace: the VPC's paths and
         policies apply) and return its result; raises TransferFailed with SageMaker's reason."""
+        agent = self.start_agent(plan, label, on_output, extra_mounts)
+        return self.finish_agent(agent, label)
+
+    def start_agent(
+        self,
+        plan: dict[str, Any],
+        label: str,
+        on_output: Callable[[str, float], None],
+        extra_mounts: tuple[Mount, ...] = (),
+        *,
+        watch: bool = False,
+    ) -> Container:
         work = self.directory / "agent"
         work.mkdir(parents=True, exist_ok=True)
         plan_path = work / f"{label}.json"
-        result_path = work / f"{label}.result.json"
-        result_path.unlink(missing_ok=True)
-        plan = dict(plan, result=str(result_path))
+        (work / f"{label}.result.json").unlink(missing_ok=True)
+        plan = dict(plan, result=str(work / f"{label}.result.json"))
         plan_path.write_text(json.dumps(plan))
         env = {k: v for k, v in self.agent_env.items() if k.startswith(("AWS_", "S3_"))}
         env |= {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
-        container = Container.start(
-            self.spec(
-                label,
-                [sys.executable, "-m", "cove.runtime.transfer", str(plan_path)],
-                env,
-                extra_mounts=extra_mounts,
-            ),
-            on_output,
-        )
+        argv = [
+            sys.executable,
+            "-m",
+            "cove.runtime.transfer",
+            *(["--watch"] if watch else []),
+            str(plan_path),
+        ]
+        container = Container.start(self.spec(label, argv, env, extra_mounts=extra_mounts), on_output)
         self.containers.append(container)
+        return container
+
+    def finish_agent(self, agent: Container, label: str) -> dict[str, Any]:
         try:
-            code = container.wait()
+            code = agent.wait()
         finally:
-            container.cleanup()
-            self.containers.remove(container)
+            agent.cleanup()
+            if agent in self.containers:
+                self.containers.remove(agent)
         try:
-            result: dict[str, Any] = json.loads(result_path.read_text())
+            result: dict[str, Any] = json.loads(
+                (self.directory / "agent" / f"{label}.result.json").read_text()
+            )
         except (OSError, ValueError):
             raise TransferFailed(
                 f"InternalServerError: the data agent of {self.net.host} ended with exit code {code} "

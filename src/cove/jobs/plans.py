@@ -9,6 +9,8 @@ from cove.jobs.network import InstanceNet
 
 __all__ = [
     "HOSTS_MOUNT",
+    "SCRATCH",
+    "continuous_outputs",
     "download",
     "model_artifacts",
     "output_prefix",
@@ -17,6 +19,7 @@ __all__ = [
 ]
 
 HOSTS_MOUNT = "/opt/ml/.cove-hosts"
+SCRATCH = "/opt/ml/.cove-scratch"
 """Where the upload agent sees every instance's /opt/ml (training merges all hosts' model dirs)."""
 
 
@@ -45,7 +48,7 @@ def download(kind: str, request: dict[str, Any], net: InstanceNet, count: int) -
                     "compression": channel.get("CompressionType") or "None",
                 }
             )
-        plan: dict[str, Any] = {"download": {"channels": channels}}
+        plan: dict[str, Any] = {"download": {"channels": channels}, **_context(request)}
         checkpoint = request.get("CheckpointConfig")
         if checkpoint and checkpoint.get("S3Uri"):
             plan["download"]["checkpoint"] = {
@@ -70,7 +73,13 @@ def download(kind: str, request: dict[str, Any], net: InstanceNet, count: int) -
                 "compression": source.get("S3CompressionType") or "None",
             }
         )
-    return {"download": {"channels": channels}}
+    return {"download": {"channels": channels}, **_context(request)}
+
+
+def _context(request: dict[str, Any]) -> dict[str, Any]:
+    """What the agent's messages name (the role in "No S3 objects found …"), and where it builds
+    archives: on the instance's volume, not the host's /tmp."""
+    return {"role_arn": request["RoleArn"], "scratch_dir": SCRATCH}
 
 
 def output_prefix(request: dict[str, Any], job_name: str) -> str:
@@ -97,14 +106,39 @@ def training_upload(request: dict[str, Any], job_name: str, hosts: list[str]) ->
         else {"kind": "archive", "sources": models, "s3_uri": f"{prefix}/model.tar.gz"},
         {"kind": "archive", "sources": datas, "s3_uri": f"{prefix}/output.tar.gz"},
     ]
-    return {"upload": {"kms_key_id": output.get("KmsKeyId"), "items": items}}
+    checkpoint = request.get("CheckpointConfig")
+    if checkpoint and checkpoint.get("S3Uri"):
+        # The last state of the checkpoints (SageMaker syncs them while training runs, too).
+        local = checkpoint.get("LocalPath") or "/opt/ml/checkpoints"
+        items.append(
+            {
+                "kind": "tree",
+                "sources": [f"{HOSTS_MOUNT}/{hosts[0]}{local.removeprefix('/opt/ml')}"]
+                if local.startswith("/opt/ml/")
+                else [local],
+                "s3_uri": checkpoint["S3Uri"],
+            }
+        )
+    return {"upload": {"kms_key_id": output.get("KmsKeyId"), "items": items}, **_context(request)}
 
 
-def processing_upload(request: dict[str, Any]) -> dict[str, Any]:
+def processing_upload(request: dict[str, Any], *, continuous: bool | None = None) -> dict[str, Any]:
+    """EndOfJob outputs (continuous=False), Continuous ones (True), or all of them (None: the final
+    pass after the container ends uploads whatever a Continuous output still lacks)."""
     config = request.get("ProcessingOutputConfig") or {}
     items = [
         {"kind": "tree", "sources": [o["S3Output"]["LocalPath"]], "s3_uri": o["S3Output"]["S3Uri"]}
         for o in config.get("Outputs") or []
-        if o.get("S3Output") and not o.get("AppManaged")
+        if o.get("S3Output")
+        and not o.get("AppManaged")
+        and (continuous is None or (o["S3Output"].get("S3UploadMode") == "Continuous") == continuous)
     ]
-    return {"upload": {"kms_key_id": config.get("KmsKeyId"), "items": items}}
+    return {"upload": {"kms_key_id": config.get("KmsKeyId"), "items": items}, **_context(request)}
+
+
+def continuous_outputs(request: dict[str, Any], stop_file: str) -> dict[str, Any] | None:
+    """The watch plan for outputs with S3UploadMode Continuous (None when there are none)."""
+    plan = processing_upload(request, continuous=True)
+    if not plan["upload"]["items"]:
+        return None
+    return plan | {"watch": {"stop_file": stop_file, "interval": 1.0}}

@@ -26,6 +26,7 @@ from cove.jobs.instances import Instance, TransferFailed
 from cove.jobs.network import InstanceNet, JobNetwork
 from cove.jobs.output import InstanceOutput, MetricScanner
 from cove.jobs.peers import unreachable_peers
+from cove.jobs.telemetry import Telemetry
 from cove.jobs.volumes import VolumeKeyError, volume_key
 from cove.keyring import RootKey
 from cove.runtime import catalog
@@ -79,6 +80,7 @@ class JobRun:
         )
         self._stop = threading.Event()
         self._stop_reason = "Stopped"
+        self.continuous_failure: str | None = None
         self.thread = threading.Thread(target=self._main, name=f"cove-job-{job.name}", daemon=True)
 
     # control
@@ -204,6 +206,7 @@ class JobRun:
             self.instances.append(instance)
             instance.open_volume(volume_gb, key)
             host_names = [n.host for n in self.nets]
+            (instance.opt_ml / ".cove-scratch").mkdir(exist_ok=True)
             if self.kind == "training":
                 training_layout(instance.opt_ml, self.request, net.host, host_names, instance_type)
             else:
@@ -283,6 +286,24 @@ class JobRun:
         cpus, memory = catalog.limits(itype, self.deps.capacity.host)
         group = "/aws/sagemaker/TrainingJobs" if self.kind == "training" else "/aws/sagemaker/ProcessingJobs"
         started = int(time.time())
+        telemetry = Telemetry(
+            self.deps.db,
+            account_id=self.job.account,
+            region=self.region,
+            namespace=group,
+            job_name=self.job.name,
+            scanner=self.scanner,
+        )
+        watchers: list[tuple[Instance, Container]] = []
+        stop_file = ".cove-scratch/stop-continuous"
+        if self.kind == "processing":
+            continuous = plans.continuous_outputs(self.request, f"/opt/ml/{stop_file}")
+            if continuous is not None:
+                for instance in self.instances:
+                    agent = instance.start_agent(
+                        continuous, "continuous", self._agent_echo(instance), watch=True
+                    )
+                    watchers.append((instance, agent))
         for instance in self.instances:
             output = InstanceOutput(
                 self.deps.db,
@@ -304,6 +325,7 @@ class JobRun:
                 workdir=image.workdir,
             )
             instance.containers.append(Container.start(spec, output.line))
+            telemetry.watch(instance.net.host, instance.containers[-1], memory, instance.opt_ml)
         deadline = time.monotonic() + float(
             (self.request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds") or 86400
         )
@@ -316,6 +338,7 @@ class JobRun:
                     codes[index] = container.wait(timeout=0.2 / len(containers))
             for output in self.outputs:
                 output.flush()
+            telemetry.tick()
             failed = any(c not in (None, 0) for c in codes)
             if not stopping and (self._stop.is_set() or failed or time.monotonic() > deadline):
                 if time.monotonic() > deadline and not self._stop.is_set():
@@ -332,6 +355,14 @@ class JobRun:
                     )
         for output in self.outputs:
             output.flush()
+        telemetry.tick(force=True)
+        for instance, _agent in watchers:
+            (instance.opt_ml / stop_file).touch()
+        for instance, agent in watchers:
+            try:
+                instance.finish_agent(agent, "continuous")
+            except TransferFailed as exc:
+                self.continuous_failure = self.continuous_failure or str(exc)
         return [int(c) for c in codes if c is not None]
 
     def _upload_and_finish(self, codes: list[int], stopped: bool) -> None:
@@ -349,7 +380,7 @@ class JobRun:
             except TransferFailed as exc:
                 upload_failure = str(exc)
         else:
-            upload_failure = self._each(
+            upload_failure = self.continuous_failure or self._each(
                 lambda i, n: i.transfer(plans.processing_upload(self.request), "upload", self._agent_echo(i))
             )
         artifacts = plans.model_artifacts(self.request, self.job.name) if self.kind == "training" else None
