@@ -21,6 +21,7 @@ from cove.fabric.kernel import Fabric
 from cove.fabric.names import Names, fabric_tag
 from cove.fabric.nftables import CREDENTIALS_ADDRESS
 from cove.jobs import JobDeps, JobReconciler
+from cove.jobs.admission import admission
 from cove.jobs.network import JobNetwork
 from cove.keyring import RootKey
 from cove.listeners import ListenerSpec, NamespaceListeners
@@ -171,6 +172,9 @@ def build(settings: Settings) -> Cove:
             ca_bundle=str((settings.state_dir / "ca" / "ca.pem").resolve()),
         )
         cove.jobs = JobReconciler(deps, job_changes)
+        sagemaker = providers["sagemaker"]
+        assert isinstance(sagemaker, SageMakerProvider)
+        sagemaker.admission = admission(cove.images, deps.capacity)
     return cove
 
 

@@ -203,3 +203,27 @@ def test_two_instances_reach_each_other_only_with_the_self_referencing_rule(
     reason = blocked["FailureReason"]
     assert "algo-2" in reason and "algo-1" in reason and "self-referencing" in reason
     assert world["lonely"] in reason
+
+
+def test_requests_the_host_cannot_serve_are_refused_at_create(
+    jobs_server: EmbeddedServer, world: dict[str, Any], algo_image: str
+) -> None:
+    sm = client(jobs_server, "sagemaker")
+    unknown = "123456789012.dkr.ecr.us-east-1.amazonaws.com/no-such-image:1"
+    with pytest.raises(sm.exceptions.ClientError) as caught:
+        sm.create_training_job(**training_request(world, "train-unknown-image", unknown))
+    error = caught.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert f"The image '{unknown}' is not available in Cove" in error["Message"]
+    assert algo_image in error["Message"]  # the list of what is available
+    gpus = {"InstanceType": "ml.p4d.24xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10}
+    host = jobs_server.cove.jobs.deps.capacity.host if jobs_server.cove.jobs else None
+    if host is not None and host.gpus >= 8:
+        pytest.skip("this host has the GPUs of an ml.p4d.24xlarge")
+    with pytest.raises(sm.exceptions.ClientError) as caught:
+        sm.create_training_job(**training_request(world, "train-too-big", algo_image, ResourceConfig=gpus))
+    error = caught.value.response["Error"]
+    assert error["Code"] == "ResourceLimitExceeded"
+    assert "ml.p4d.24xlarge for training job usage" in error["Message"] and "GPUs" in error["Message"]
+    with pytest.raises(sm.exceptions.ClientError):
+        sm.describe_training_job(TrainingJobName="train-too-big")

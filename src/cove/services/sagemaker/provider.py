@@ -6,6 +6,7 @@ records its progress through :mod:`lifecycle`. ``changes`` wakes it when there i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -41,9 +42,17 @@ def _job_exists(session: Session, arn: str) -> bool | None:
 class SageMakerProvider(Provider):
     service = "sagemaker"
 
-    def __init__(self, db: Database, changes: JobChanges | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        changes: JobChanges | None = None,
+        admission: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
         self.db = db
         self.changes = changes or JobChanges()
+        self.admission = admission
+        """Checks only the job runtime can make (the image exists, the instances can ever fit on
+        this host); raises the ServiceError that refuses the request. None where jobs do not run."""
 
     def resource_arn(self, ctx: RequestContext, params: dict[str, Any]) -> str:
         if ctx.operation in _TRAINING_OPS and params.get("TrainingJobName"):
@@ -58,6 +67,8 @@ class SageMakerProvider(Provider):
 
     @operation("CreateTrainingJob")
     def create_training_job(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
+        if self.admission is not None:
+            self.admission("training", p)
         with self.db.session() as s:
             row = training.create_training_job(s, ctx.account_id, ctx.region, p, ctx.now)
             arn = row.arn
@@ -100,6 +111,8 @@ class SageMakerProvider(Provider):
 
     @operation("CreateProcessingJob")
     def create_processing_job(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
+        if self.admission is not None:
+            self.admission("processing", p)
         with self.db.session() as s:
             row = processing.create_processing_job(s, ctx.account_id, ctx.region, p, ctx.now)
             arn = row.arn
