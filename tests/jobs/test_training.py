@@ -75,9 +75,9 @@ def test_a_training_job_runs_in_its_vpc_and_uploads_its_model(
     listed = cloudwatch.list_metrics(Namespace="/aws/sagemaker/TrainingJobs")["Metrics"]
     host = [{"Name": "Host", "Value": "train-ok/algo-1"}]
     by_job = [{"Name": "TrainingJobName", "Value": "train-ok"}]
-    names = {(m["MetricName"], tuple(d["Value"] for d in m["Dimensions"])) for m in listed}
-    assert {("CPUUtilization", ("train-ok/algo-1",)), ("MemoryUtilization", ("train-ok/algo-1",))} <= names
-    assert ("train:loss", ("train-ok",)) in names
+    seen = {(m["MetricName"], tuple(d["Value"] for d in m["Dimensions"])) for m in listed}
+    assert {("CPUUtilization", ("train-ok/algo-1",)), ("MemoryUtilization", ("train-ok/algo-1",))} <= seen
+    assert ("train:loss", ("train-ok",)) in seen
     window = {
         "StartTime": done["CreationTime"] - timedelta(minutes=5),
         "EndTime": datetime.now(UTC) + timedelta(minutes=5),
