@@ -1,0 +1,623 @@
+"""SageMaker training jobs: wall time from CreateTrainingJob to Completed for a trivial script, against
+running the same script directly with the same interpreter; then 20 such jobs submitted at once.
+
+The job: one ``--instance-type`` instance in a private subnet of a VPC whose route table has an S3
+gateway endpoint, one File channel holding a single 1 MiB object, a bring-your-own image whose
+``train`` (a Python script run by this interpreter) reads the channel's file and writes a tiny model
+file, which the job uploads as model.tar.gz. A fabric-enforced Cove server runs in this process
+with a temporary state directory, as the job tests set it up.
+
+* ``direct``: the same ``train`` executed directly (its shebang: this interpreter) against a local
+  copy of the /opt/ml tree it reads, the baseline; the median of ``--direct`` runs.
+* ``single``: CreateTrainingJob, then DescribeTrainingJob every 50 ms until Completed; one warm-up
+  job first (reported apart: first imports, first netns of the subnet's path), then ``--rounds``.
+  The overhead is job - direct. Where the time goes: the SecondaryStatusTransitions (Starting,
+  Downloading, Training, Uploading: each from its StartTime to its EndTime), and finer, from timers
+  this benchmark wraps around the job runner's steps inside the embedded server (ENI attach and the
+  kernel's wait_applied, role binding, volume, layout, each container's start, the data agent's
+  runs, the algorithm container, the status transactions, and the cleanup after Completed).
+* ``batch``: ``--batch`` jobs created at once from as many threads, then ListTrainingJobs every
+  50 ms until all are Completed; the time from the first CreateTrainingJob to the last Completed,
+  and its ratio to the median single job of this run. Jobs the host's capacity admission held back
+  (a Pending transition) are counted.
+
+Also printed for reference: what an interpreter start costs here (``python -c pass``, with boto3
+imported, with the data agent's module imported), since every container of a job starts one.
+
+Targets (issue 6): single-job overhead <= 1.5 s (SageMaker needs minutes); the batch finishes
+within 3x the time of one job on 2 cores.
+
+    sudo .venv/bin/python bench/jobs.py [--rounds 5] [--batch 20] [--batch-rounds 2] [--direct 10]
+    sudo .venv/bin/python bench/jobs.py --quick      # 2 rounds, one batch round, 5 direct runs
+
+Needs root (network namespaces, nftables, cgroups). Everything it made (namespaces, nftables
+table, containers, volumes, the state directory) is removed at the end, also after a failure, and
+checked to be gone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import shutil
+import stat
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from cove.fabric import netns
+from cove.jobs import runner as job_runner
+from cove.jobs.instances import Instance
+from cove.runtime import catalog, container
+from cove.runtime.container import Container
+from cove.server import EmbeddedServer, free_port
+from cove.settings import Settings
+
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/cove-bench-algo:latest"
+BUCKET = "bench-jobs"
+MIB = 1024 * 1024
+POLL_S = 0.05
+PREFIX = "bj-"
+"""Every job (and so every container) this benchmark makes is named bj-…"""
+OVERHEAD_TARGET_S = 1.5
+BATCH_TARGET_RATIO = 3.0
+
+TRAIN = r'''#!{python}
+"""A trivial algorithm: read the channel's files, write a tiny model."""
+import hashlib, os
+
+ml = os.environ.get("BENCH_ML_ROOT", "/opt/ml")
+digest = hashlib.sha256()
+channel = os.path.join(ml, "input", "data", "train")
+for name in sorted(os.listdir(channel)):
+    with open(os.path.join(channel, name), "rb") as f:
+        digest.update(f.read())
+os.makedirs(os.path.join(ml, "model"), exist_ok=True)
+with open(os.path.join(ml, "model", "model.txt"), "w") as f:
+    f.write(digest.hexdigest())
+print("trained on", digest.hexdigest()[:12], flush=True)
+'''
+
+
+# -- timers around the job runner's steps (inside the embedded server, measuring only) --
+
+
+class Timers:
+    """(job, step, start, end) of every wrapped call, thread-safe; `points` are one-off instants."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.spans: dict[str, list[tuple[str, float, float]]] = defaultdict(list)
+        self.points: dict[str, dict[str, float]] = defaultdict(dict)
+        self._undo: list[Callable[[], None]] = []
+
+    def add(self, job: str, step: str, start: float, end: float) -> None:
+        with self.lock:
+            self.spans[job].append((step, start, end))
+
+    def point(self, job: str, name: str) -> None:
+        with self.lock:
+            self.points[job].setdefault(name, time.time())
+
+    def wrap(self, owner: Any, attr: str, step: Callable[..., tuple[str, str] | None]) -> None:
+        """Replace owner.attr by a timed call; step(*args, **kwargs) names (job, step) or None."""
+        original = getattr(owner, attr)
+        is_class = isinstance(owner, type)
+        raw = owner.__dict__.get(attr) if is_class else None
+
+        @functools.wraps(original)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            named = step(*args, **kwargs)
+            start = time.time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                if named is not None:
+                    self.add(named[0], named[1], start, time.time())
+
+        replacement: Any = (
+            classmethod(lambda cls, *a, **k: timed(*a, **k)) if isinstance(raw, classmethod) else timed
+        )
+        setattr(owner, attr, replacement)
+        if is_class:
+            self._undo.append(lambda: setattr(owner, attr, raw))
+        else:
+            self._undo.append(lambda: setattr(owner, attr, original))
+
+    def undo(self) -> None:
+        for restore in reversed(self._undo):
+            restore()
+        self._undo.clear()
+
+    def durations(self, job: str) -> dict[str, float]:
+        """Each step's total seconds in this job (a step called twice adds up)."""
+        totals: dict[str, float] = defaultdict(float)
+        for step, start, end in self.spans.get(job, []):
+            totals[step] += end - start
+        return dict(totals)
+
+
+def _job_of_container(name: str) -> str:
+    return name.rsplit("-", 3)[0]  # <job>-algo-N-<suffix>
+
+
+def _job_of_instance(name: str) -> str:
+    return name.rsplit("-", 2)[0]  # <job>-algo-N
+
+
+def instrument(server: EmbeddedServer, timers: Timers) -> None:
+    jobs = server.cove.jobs
+    assert jobs is not None
+    deps = jobs.deps
+
+    def thread_job(*_args: Any) -> str:
+        return threading.current_thread().name.removeprefix("cove-job-")
+
+    def picked_up(run: job_runner.JobRun) -> None:
+        timers.point(run.job.name, "picked up")
+
+    timers.wrap(job_runner.JobRun, "start", picked_up)
+    timers.wrap(deps.network, "attach", lambda **kw: (kw["job_name"], "ENI attach (incl. wait_applied)"))
+    timers.wrap(deps.network, "wait_applied", lambda *a: (thread_job(), "  kernel wait_applied"))
+    timers.wrap(deps.network, "detach", lambda nets, region: (thread_job(), "  ENI detach"))
+    timers.wrap(deps.credentials, "bind", lambda *a: (thread_job(), "role binding"))
+    timers.wrap(Instance, "open_volume", lambda inst, *a: (_job_of_instance(inst.name), "volume"))
+    timers.wrap(job_runner, "training_layout", lambda *a: (thread_job(), "/opt/ml layout"))
+    timers.wrap(
+        Instance,
+        "transfer",
+        lambda inst, plan, label, *a: (_job_of_instance(inst.name), f"data agent: {label} (start to exit)"),
+    )
+    timers.wrap(
+        Container,
+        "start",
+        lambda spec, *a: (
+            _job_of_container(spec.name),
+            f"  container start, {spec.name.rsplit('-', 1)[1]} (to init ready)",
+        ),
+    )
+    timers.wrap(
+        job_runner.JobRun,
+        "_execute",
+        lambda run, *a: (run.job.name, "algorithm container (start to exit, logs)"),
+    )
+    timers.wrap(job_runner.JobRun, "_secondary", lambda run, *a: (run.job.name, "status transactions"))
+    timers.wrap(job_runner.JobRun, "_finish", lambda run, *a, **k: (run.job.name, "status transactions"))
+    timers.wrap(job_runner.JobRun, "_cleanup", lambda run: (run.job.name, "cleanup (after Completed)"))
+
+
+# -- the world --
+
+
+def client(server: EmbeddedServer, name: str) -> Any:
+    account = server.cove.account
+    return boto3.Session(
+        aws_access_key_id=account.access_key_id,
+        aws_secret_access_key=account.secret_access_key,
+        region_name="us-east-1",
+    ).client(name, endpoint_url=server.endpoint_url, config=Config(retries={"max_attempts": 1}))
+
+
+def build_world(server: EmbeddedServer, image_dir: Path) -> dict[str, Any]:
+    """VPC with a private subnet routed to an S3 gateway endpoint, a self-referencing SG, the role,
+    the bucket with the 1 MiB channel object, and the image."""
+    ec2, s3, iam = (client(server, n) for n in ("ec2", "s3", "iam"))
+    vpc = ec2.create_vpc(CidrBlock="10.60.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.60.1.0/24")["Subnet"]["SubnetId"]
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+    ec2.create_vpc_endpoint(
+        VpcId=vpc, ServiceName="com.amazonaws.us-east-1.s3", VpcEndpointType="Gateway", RouteTableIds=[table]
+    )
+    group = ec2.create_security_group(GroupName="training", Description="bench", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group, IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group}]}]
+    )
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(RoleName="BenchExecution", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+        "Arn"
+    ]
+    iam.put_role_policy(
+        RoleName="BenchExecution",
+        PolicyName="jobs",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": ["s3:*", "logs:*"], "Resource": "*"}],
+            }
+        ),
+    )
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="train/data.bin", Body=os.urandom(MIB))
+    train = image_dir / "train"
+    train.write_text(TRAIN.replace("{python}", sys.executable))
+    train.chmod(train.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    assert server.cove.images is not None
+    server.cove.images.add(IMAGE, image_dir)
+    assert server.cove.kernel is not None and server.cove.kernel.wait_applied(15.0)
+    return {"subnet": subnet, "group": group, "role": role}
+
+
+def request(world: dict[str, Any], name: str, instance_type: str) -> dict[str, Any]:
+    return {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        "RoleArn": world["role"],
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{BUCKET}/train/",
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+        ],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/output"},
+        "ResourceConfig": {"InstanceType": instance_type, "InstanceCount": 1, "VolumeSizeInGB": 1},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+        "VpcConfig": {"SecurityGroupIds": [world["group"]], "Subnets": [world["subnet"]]},
+    }
+
+
+# -- measurements --
+
+
+def direct_run(image_dir: Path, root: Path) -> float:
+    """The baseline: `train` run directly on a local /opt/ml-like tree holding the same 1 MiB file."""
+    channel = root / "input" / "data" / "train"
+    channel.mkdir(parents=True, exist_ok=True)
+    if not (channel / "data.bin").exists():
+        (channel / "data.bin").write_bytes(os.urandom(MIB))
+    shutil.rmtree(root / "model", ignore_errors=True)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "BENCH_ML_ROOT": str(root), "LANG": "C.UTF-8"}
+    start = time.perf_counter()
+    subprocess.run([str(image_dir / "train")], env=env, check=True, stdout=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    if not (root / "model" / "model.txt").exists():
+        raise SystemExit("the direct run wrote no model")
+    return elapsed
+
+
+def interpreter_costs(runs: int) -> dict[str, float]:
+    """What starting this interpreter costs (median seconds), as each container of a job pays it."""
+    probes = {
+        "python -c pass": "pass",
+        "python -c 'import boto3'": "import boto3",
+        "python -c 'import cove.runtime.transfer'": "import cove.runtime.transfer",
+    }
+    result = {}
+    for label, code in probes.items():
+        samples = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True)
+            samples.append(time.perf_counter() - start)
+        result[label] = statistics.median(samples)
+    return result
+
+
+def _phases(found: dict[str, Any]) -> dict[str, float]:
+    """Seconds in each secondary status (same status twice adds up)."""
+    totals: dict[str, float] = defaultdict(float)
+    for step in found.get("SecondaryStatusTransitions", []):
+        end: datetime | None = step.get("EndTime")
+        if end is not None:
+            totals[step["Status"]] += (end - step["StartTime"]).total_seconds()
+    return dict(totals)
+
+
+def single_job(sm: Any, world: dict[str, Any], name: str, instance_type: str) -> tuple[float, dict[str, Any]]:
+    start = time.perf_counter()
+    sm.create_training_job(**request(world, name, instance_type))
+    while True:
+        found: dict[str, Any] = sm.describe_training_job(TrainingJobName=name)
+        status = found["TrainingJobStatus"]
+        if status != "InProgress":
+            elapsed = time.perf_counter() - start
+            break
+        time.sleep(POLL_S)
+    if status != "Completed":
+        raise SystemExit(f"{name} ended {status}: {found.get('FailureReason')}")
+    found["_created_wall"] = time.time() - elapsed
+    return elapsed, found
+
+
+@dataclass
+class Batch:
+    elapsed: float
+    """First CreateTrainingJob to the last job's end."""
+    latencies: list[float]
+    """Each completed job's Create (all at once) to Completed."""
+    held: int
+    """Jobs the capacity admission held back (a Pending transition)."""
+    failures: dict[str, str]
+    """Jobs that did not complete: name -> status and FailureReason."""
+    described: list[dict[str, Any]]
+
+
+def batch(
+    server: EmbeddedServer, world: dict[str, Any], prefix: str, count: int, instance_type: str
+) -> Batch:
+    """`count` jobs created at once from as many threads; ListTrainingJobs until all have ended."""
+    clients = [client(server, "sagemaker") for _ in range(count)]
+    names = [f"{prefix}-{i}" for i in range(count)]
+    sm = clients[0]
+    barrier = threading.Barrier(count + 1)
+
+    def create(index: int) -> None:
+        barrier.wait()
+        clients[index].create_training_job(**request(world, names[index], instance_type))
+
+    ended: dict[str, float] = {}
+    failures: dict[str, str] = {}
+    with ThreadPoolExecutor(count) as pool:
+        futures = [pool.submit(create, i) for i in range(count)]
+        barrier.wait()
+        start = time.perf_counter()
+        while len(ended) < count:
+            page = sm.list_training_jobs(NameContains=f"{prefix}-", MaxResults=100)
+            for summary in page["TrainingJobSummaries"]:
+                name, status = summary["TrainingJobName"], summary["TrainingJobStatus"]
+                if name in ended or status in ("InProgress", "Stopping"):
+                    continue
+                ended[name] = time.perf_counter() - start
+                if status != "Completed":
+                    found = sm.describe_training_job(TrainingJobName=name)
+                    failures[name] = f"{status}: {found.get('FailureReason')}"
+            for future in [f for f in futures if f.done()]:
+                future.result()
+            time.sleep(POLL_S)
+    described = [sm.describe_training_job(TrainingJobName=n) for n in names]
+    return Batch(
+        elapsed=max(ended.values()),
+        latencies=[seconds for name, seconds in ended.items() if name not in failures],
+        held=sum(
+            1 for d in described if any(t["Status"] == "Pending" for t in d["SecondaryStatusTransitions"])
+        ),
+        failures=failures,
+        described=described,
+    )
+
+
+def admitted_at_once(server: EmbeddedServer, instance_type: str, count: int) -> int:
+    """How many 1-instance jobs of this type the server's capacity admission runs side by side."""
+    assert server.cove.jobs is not None
+    real = server.cove.jobs.deps.capacity
+    probe = catalog.Capacity(real.host, overcommit=real.overcommit, max_instances=real.max_instances)
+    itype = catalog.INSTANCE_TYPES[instance_type]
+    return sum(1 for i in range(count) if probe.try_admit(f"probe-{i}", itype, 1))
+
+
+# -- report --
+
+
+def _cell(values: list[float], unit: str = "s", digits: int = 2) -> str:
+    if not values:
+        return "-"
+    med = statistics.median(values)
+    if len(values) == 1:
+        return f"{med:.{digits}f} {unit}"
+    return f"{med:.{digits}f} {unit} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
+def _table(rows: list[tuple[str, str]], title: str) -> None:
+    if not rows:
+        return
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{title}")
+    for left, right in rows:
+        print(f"  {left:<{width}}  {right}")
+
+
+def _step_rows(per_job: list[dict[str, float]]) -> list[tuple[str, str]]:
+    """A row per step: its median over the jobs that went through it (how many, when not all)."""
+    order: list[str] = []
+    for job in per_job:
+        order += [s for s in job if s not in order]
+    rows = []
+    for step in order:
+        values = [job[step] for job in per_job if step in job]
+        some = f"  [{len(values)} of {len(per_job)} jobs]" if len(values) < len(per_job) else ""
+        rows.append((step, _cell(values) + some))
+    return rows
+
+
+def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    direct = results["direct"]
+    singles = results["singles"]
+    overheads = [s - statistics.median(direct) for s in singles]
+    print(
+        f"\nJobs on {os.cpu_count()} cores: 1 x {args.instance_type}, one 1 MiB File channel, VPC with an "
+        f"S3 gateway endpoint; medians (min-max) over {len(singles)} single jobs, {len(direct)} direct runs"
+    )
+    rows = [
+        ("direct run of train (baseline)", _cell(direct, digits=3)),
+        ("first job (warm-up, not counted)", _cell([results["warmup"]])),
+        ("single job, Create to Completed", _cell(singles)),
+        ("  overhead (job - direct)", _cell(overheads)),
+        ("  ratio to direct", f"{statistics.median(singles) / statistics.median(direct):.0f}x"),
+    ]
+    med_single = statistics.median(singles)
+    for result in results["batches"]:
+        failed = f"; {len(result.failures)} FAILED" if result.failures else ""
+        rows.append(
+            (
+                f"{args.batch} jobs at once, first Create to last end",
+                f"{result.elapsed:.2f} s = {result.elapsed / med_single:.1f}x one job; per job "
+                f"{_cell(result.latencies)}; {result.held} held for capacity{failed}",
+            )
+        )
+    _table(rows, "Wall time")
+
+    _table(
+        [(phase, _cell(values)) for phase, values in results["phases"].items()],
+        "Single job, SecondaryStatusTransitions (StartTime to EndTime)",
+    )
+    _table(_step_rows(results["steps"]), "Single job, inside the runner (timers around its steps)")
+    _table(_step_rows(results["batch_phases"]), f"Batch of {args.batch}, SecondaryStatusTransitions per job")
+    _table(_step_rows(results["batch_steps"]), f"Batch of {args.batch}, inside the runner, per job")
+    _table(
+        [(label, f"{seconds:.3f} s") for label, seconds in results["interpreter"].items()],
+        "Interpreter start-up on this machine (each container starts at least one)",
+    )
+
+    overhead = statistics.median(overheads)
+    batches = results["batches"]
+    ratio = statistics.median([b.elapsed for b in batches]) / statistics.median(singles) if batches else 0.0
+    failures = {n: r for b in batches for n, r in b.failures.items()}
+    if failures:
+        print(f"\n{len(failures)} batch jobs did not complete, e.g. {next(iter(failures.items()))}")
+    print("\nTargets")
+    print(
+        f"  single-job overhead <= {OVERHEAD_TARGET_S} s: {overhead:.2f} s "
+        f"{'met' if overhead <= OVERHEAD_TARGET_S else 'NOT met'}"
+    )
+    print(
+        f"  {args.batch} jobs within {BATCH_TARGET_RATIO:g}x one job: {ratio:.1f}x "
+        f"{'met' if ratio <= BATCH_TARGET_RATIO and not failures else 'NOT met'}"
+        f" ({results['admitted']} of {args.batch} x {args.instance_type} admitted side by side on this host)"
+    )
+
+
+# -- main --
+
+
+@contextmanager
+def cove_server(state: Path) -> Iterator[EmbeddedServer]:
+    server = EmbeddedServer(Settings(state_dir=state, port=free_port(), fabric="on")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        kernel = server.cove.kernel
+        assert kernel is not None
+        kernel.fabric.teardown()
+        problems = []
+        if kernel.fabric.owned():
+            problems.append(f"fabric objects left: {kernel.fabric.owned()}")
+        left = sorted(n for n in netns.CREATED if netns.exists(n))
+        if left:
+            problems.append(f"namespaces left: {left}")
+        # Only this benchmark's containers: other Cove processes on the machine may run their own.
+        if container.leftovers(PREFIX):
+            problems.append(f"containers left: {container.leftovers(PREFIX)}")
+        if problems:
+            raise SystemExit("cleanup incomplete: " + "; ".join(problems))
+
+
+def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    image_dir = tmp / "image"
+    image_dir.mkdir()
+    results: dict[str, Any] = {
+        "phases": defaultdict(list),
+        "steps": [],
+        "batch_steps": [],
+        "batch_phases": [],
+        "batches": [],
+        "singles": [],
+    }
+    results["interpreter"] = interpreter_costs(args.direct)
+    with cove_server(tmp / "state") as server:
+        timers = Timers()
+        instrument(server, timers)
+        try:
+            world = build_world(server, image_dir)
+            sm = client(server, "sagemaker")
+            results["warmup"], _ = single_job(sm, world, f"{PREFIX}warmup", args.instance_type)
+            direct: list[float] = []
+            for number in range(args.rounds):
+                # The baseline and the jobs take turns, so that load drifting over the run weighs on both.
+                direct += [
+                    direct_run(image_dir, tmp / "direct") for _ in range(max(1, args.direct // args.rounds))
+                ]
+                name = f"{PREFIX}s{number}"
+                elapsed, found = single_job(sm, world, name, args.instance_type)
+                results["singles"].append(elapsed)
+                for phase, seconds in _phases(found).items():
+                    results["phases"][phase].append(seconds)
+                time.sleep(0.5)  # the run's cleanup (after Completed) is timed on its own, not overlapped
+                steps = timers.durations(name)
+                picked = timers.points[name].get("picked up")
+                if picked is not None:
+                    steps = {"Create to runner start": picked - found["_created_wall"], **steps}
+                results["steps"].append(steps)
+                print(f"single {number + 1}/{args.rounds}: {elapsed:.2f} s", flush=True)
+            results["direct"] = direct
+            results["admitted"] = admitted_at_once(server, args.instance_type, args.batch)
+            for number in range(args.batch_rounds):
+                result = batch(server, world, f"{PREFIX}b{number}", args.batch, args.instance_type)
+                results["batches"].append(result)
+                time.sleep(1.0)  # the runs' cleanups end before their timers are read
+                completed = [d for d in result.described if d["TrainingJobStatus"] == "Completed"]
+                results["batch_steps"] += [timers.durations(d["TrainingJobName"]) for d in completed]
+                results["batch_phases"] += [_phases(d) for d in completed]
+                failed = f", {len(result.failures)} failed" if result.failures else ""
+                print(f"batch {number + 1}/{args.batch_rounds}: {result.elapsed:.2f} s{failed}", flush=True)
+            _wait_runs_done(server)
+        finally:
+            timers.undo()
+    return results
+
+
+def _wait_runs_done(server: EmbeddedServer, timeout: float = 60.0) -> None:
+    jobs = server.cove.jobs
+    assert jobs is not None
+    deadline = time.monotonic() + timeout
+    while any(not r.done for r in list(jobs.runs.values())) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5, help="single jobs measured (after one warm-up)")
+    parser.add_argument("--batch", type=int, default=20, help="jobs submitted at once")
+    parser.add_argument("--batch-rounds", type=int, default=2)
+    parser.add_argument("--direct", type=int, default=10, help="direct runs of the script (baseline)")
+    parser.add_argument("--instance-type", default="ml.m5.large")
+    parser.add_argument("--quick", action="store_true", help="2 rounds, one batch round, 5 direct runs")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.batch_rounds, args.direct = 2, 1, 5
+    if os.geteuid() != 0:
+        raise SystemExit("run as root: jobs need network namespaces, nftables and cgroups")
+    reason = container.available()
+    if reason is not None:
+        raise SystemExit(f"containers cannot run here: {reason}")
+    tmp = Path(tempfile.mkdtemp(prefix="cove-bench-jobs-"))
+    try:
+        results = run(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    report(args, results)
+
+
+if __name__ == "__main__":
+    main()
