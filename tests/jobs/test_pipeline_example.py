@@ -56,6 +56,7 @@ def test_the_pipeline_example_runs_end_to_end_twice(jobs_server: EmbeddedServer)
         assert f"s3://pipeline-data-{suffix}/models/pipeline-train-{suffix}/output/model.tar.gz" in summary
         assert "encryption  aws:kms with arn:aws:kms:us-east-1:" in summary
         assert "Training - Training image download completed. Training in progress." in proc.stdout
+        print(proc.stdout)
         print(f"pipeline {suffix}: {took:.1f}s")
 
     # What the script reported is what the server holds.
