@@ -15,6 +15,7 @@ from rich.table import Table
 from cove.profile import env_exports
 from cove.scenario.data import data_steps
 from cove.scenario.identity import SAGEMAKER_TRUST, identity_steps
+from cove.scenario.jobs import job_steps
 from cove.scenario.network import network_steps
 from cove.scenario.steps import Clients, Steps
 from cove.server import EmbeddedServer, free_port
@@ -43,6 +44,8 @@ def run_scenario(state_dir: Path, *, port: int = 0, console: Console | None = No
         network_steps(steps, client, server.cove, role_arn)
         console.rule("data at rest", style="dim")
         data_steps(steps, client, settings.state_dir)
+        console.rule("jobs", style="dim")
+        job_steps(steps, client, server.cove, role_arn, console)
 
         console.rule("services", style="dim")
         table = Table("service", "operations implemented")
@@ -50,13 +53,13 @@ def run_scenario(state_dir: Path, *, port: int = 0, console: Console | None = No
             table.add_row(name, str(count) if count else "[dim]none yet[/]")
         console.print(table)
         try:
-            client("sagemaker").list_training_jobs()
+            client("sagemaker").list_endpoints()
             steps.check("unimplemented operations answer clearly", False, "no error")
         except ClientError as exc:
             err = exc.response["Error"]
             ok = (
                 exc.response["ResponseMetadata"]["HTTPStatusCode"] == 501
-                and "ListTrainingJobs" in err["Message"]
+                and "ListEndpoints" in err["Message"]
             )
             steps.check("unimplemented operations answer clearly", ok, f"{err['Code']}: {err['Message']}")
         if server.cove.kernel is not None:
