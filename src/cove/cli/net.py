@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from cove.db import Database
 
 __all__ = ["gc_command", "net_app"]
 
@@ -109,14 +112,36 @@ def gc_command(
     from cove.settings import Settings
 
     fabric = Fabric(Names(fabric_tag(state_dir)))
-    if everything:
-        removed = fabric.teardown()
-    else:
-        db, _key, _account = init_state(Settings(state_dir=state_dir))
-        try:
-            removed = fabric.collect(desired_ruleset(db))
-        finally:
-            db.dispose()
+    db, _key, _account = init_state(Settings(state_dir=state_dir))
+    try:
+        jobs = _job_leftovers(db, state_dir, everything)
+        removed = fabric.teardown() if everything else fabric.collect(desired_ruleset(db))
+    finally:
+        db.dispose()
+    for item in jobs:
+        console.print(f"removed {item}", highlight=False)
     for namespace in removed:
         console.print(f"removed {namespace}", highlight=False)
-    console.print(f"{len(removed)} namespace(s) removed", highlight=False)
+    console.print(
+        f"{len(removed)} namespace(s) and {len(jobs)} job container(s) or volume(s) removed", highlight=False
+    )
+
+
+def _job_leftovers(db: Database, state_dir: Path, everything: bool) -> list[str]:
+    """Containers and volumes of this state directory's jobs that have ended (every job's with --all:
+    a running server's jobs lose their instances)."""
+    from sqlalchemy import select
+
+    from cove.jobs.runner import job_stem
+    from cove.runtime import container, volume
+    from cove.services.sagemaker.lifecycle import ACTIVE_STATUSES
+    from cove.services.sagemaker.tables import JobRecord
+
+    with db.read() as session:
+        rows = session.execute(select(JobRecord.kind, JobRecord.name, JobRecord.status)).all()
+    removed: list[str] = []
+    for kind, name, status in rows:
+        if everything or status not in ACTIVE_STATUSES:
+            removed += container.gc(f"{job_stem(name)}-")
+            removed += [str(p) for p in volume.gc(state_dir.resolve() / "jobs" / kind / name)]
+    return removed
