@@ -75,9 +75,7 @@ def _list(client: Any, location: S3Location) -> list[_Listed]:
     return found
 
 
-def _channel_listing(
-    client: Any, plan: Plan, channel: Channel
-) -> tuple[S3Location, list[_Listed]]:
+def _channel_listing(client: Any, plan: Plan, channel: Channel) -> tuple[S3Location, list[_Listed]]:
     """(the prefix keys are placed against, every (key, size) of the channel before sharding)."""
     location = parse_s3_uri(channel.s3_uri)
     if channel.s3_data_type == "ManifestFile":
