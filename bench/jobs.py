@@ -41,6 +41,7 @@ import argparse
 import functools
 import json
 import os
+import resource
 import shutil
 import stat
 import statistics
@@ -378,7 +379,7 @@ def batch(
 
     ended: dict[str, float] = {}
     failures: dict[str, str] = {}
-    with ThreadPoolExecutor(count) as pool:
+    with ThreadPoolExecutor(count, thread_name_prefix="bench-create") as pool:
         futures = [pool.submit(create, i) for i in range(count)]
         barrier.wait()
         start = time.perf_counter()
@@ -477,6 +478,32 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
         )
     _table(rows, "Wall time")
 
+    cpu_rows = [
+        (
+            "single job",
+            f"server process {_cell([c[0] for c in results['cpu_single']])}, "
+            f"containers {_cell([c[1] for c in results['cpu_single']])}",
+        )
+    ]
+    for result, (own, children) in zip(results["batches"], results["cpu_batch"], strict=True):
+        jobs = max(1, len(result.described))
+        cpu_rows.append(
+            (
+                f"{args.batch} jobs at once, per job",
+                f"server process {own / jobs:.2f} s, containers {children / jobs:.2f} s "
+                f"(all: {(own + children) / (os.cpu_count() or 1):.1f} s of {os.cpu_count()} cores' time)",
+            )
+        )
+    _table(cpu_rows, "CPU time (user + system), job start to cleanup done")
+    _table(
+        _step_rows(results["threads_single"]),
+        "Single job, server process CPU seconds by thread (per job, medians)",
+    )
+    _table(
+        _step_rows(results["threads_batch"]),
+        f"Batch of {args.batch}, server process CPU seconds by thread (per job)",
+    )
+
     _table(
         [(phase, _cell(values)) for phase, values in results["phases"].items()],
         "Single job, SecondaryStatusTransitions (StartTime to EndTime)",
@@ -543,11 +570,17 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "batch_phases": [],
         "batches": [],
         "singles": [],
+        "cpu_single": [],
+        "cpu_batch": [],
+        "threads_single": [],
+        "threads_batch": [],
     }
     results["interpreter"] = interpreter_costs(args.direct)
     with cove_server(tmp / "state") as server:
         timers = Timers()
         instrument(server, timers)
+        sampler = ThreadCpu()
+        sampler.thread.start()
         try:
             world = build_world(server, image_dir)
             sm = client(server, "sagemaker")
@@ -559,11 +592,14 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                     direct_run(image_dir, tmp / "direct") for _ in range(max(1, args.direct // args.rounds))
                 ]
                 name = f"{PREFIX}s{number}"
+                before, threads_before = cpu_seconds(), sampler.totals()
                 elapsed, found = single_job(sm, world, name, args.instance_type)
                 results["singles"].append(elapsed)
                 for phase, seconds in _phases(found).items():
                     results["phases"][phase].append(seconds)
-                time.sleep(0.5)  # the run's cleanup (after Completed) is timed on its own, not overlapped
+                _wait_runs_done(server)  # the run's cleanup (after Completed) is timed on its own
+                results["cpu_single"].append(cpu_seconds(since=before))
+                results["threads_single"].append(ThreadCpu.since(threads_before, sampler.totals()))
                 steps = timers.durations(name)
                 picked = timers.points[name].get("picked up")
                 if picked is not None:
@@ -573,9 +609,14 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             results["direct"] = direct
             results["admitted"] = admitted_at_once(server, args.instance_type, args.batch)
             for number in range(args.batch_rounds):
+                before, threads_before = cpu_seconds(), sampler.totals()
                 result = batch(server, world, f"{PREFIX}b{number}", args.batch, args.instance_type)
                 results["batches"].append(result)
-                time.sleep(1.0)  # the runs' cleanups end before their timers are read
+                _wait_runs_done(server)  # the runs' cleanups end before their timers are read
+                results["cpu_batch"].append(cpu_seconds(since=before))
+                jobs = max(1, args.batch)
+                per_job = ThreadCpu.since(threads_before, sampler.totals())
+                results["threads_batch"].append({k: v / jobs for k, v in per_job.items()})
                 completed = [d for d in result.described if d["TrainingJobStatus"] == "Completed"]
                 results["batch_steps"] += [timers.durations(d["TrainingJobName"]) for d in completed]
                 results["batch_phases"] += [_phases(d) for d in completed]
@@ -583,8 +624,73 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 print(f"batch {number + 1}/{args.batch_rounds}: {result.elapsed:.2f} s{failed}", flush=True)
             _wait_runs_done(server)
         finally:
+            sampler.stop.set()
             timers.undo()
     return results
+
+
+def cpu_seconds(since: tuple[float, float] | None = None) -> tuple[float, float]:
+    """CPU seconds (user + system) of this process (the server, its job runs, and this benchmark's
+    polling client) and of its reaped children (containers: init, data agents, algorithms)."""
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    now = (own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime)
+    if since is None:
+        return now
+    return now[0] - since[0], now[1] - since[1]
+
+
+THREAD_KINDS = (
+    ("cove-job-", "job runners (DB, ENIs, container launches)"),
+    ("container-output-", "container output readers"),
+    ("listener-", "VPC listeners (S3, credentials: the data agents' calls)"),
+    ("cove-server", "API server (the benchmark's boto3 calls)"),
+    ("cove-kernel-sync", "kernel sync (fabric apply)"),
+    ("cove-dns", "VPC DNS"),
+    ("bench-", "benchmark client (polling, creating)"),
+    ("MainThread", "benchmark client (polling, creating)"),
+)
+
+
+class ThreadCpu:
+    """CPU seconds of this process's threads by kind (thread names), from /proc/self/task/*/stat
+    read every 50 ms; a thread that ends between two reads loses at most its last 50 ms."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, tuple[str, float]] = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="bench-cpu-sampler", daemon=True)
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def _loop(self) -> None:
+        while not self.stop.wait(0.05):
+            self.sample()
+
+    def sample(self) -> None:
+        names = {t.native_id: t.name for t in threading.enumerate()}
+        for entry in os.scandir("/proc/self/task"):
+            try:
+                fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            seconds = (int(fields[11]) + int(fields[12])) / self.tick
+            tid = int(entry.name)
+            with self.lock:
+                name = names.get(tid) or self.seen.get(tid, ("?", 0.0))[0]
+                self.seen[tid] = (name, seconds)
+
+    def totals(self) -> dict[str, float]:
+        self.sample()
+        out: dict[str, float] = defaultdict(float)
+        with self.lock:
+            for name, seconds in self.seen.values():
+                kind = next((k for prefix, k in THREAD_KINDS if name.startswith(prefix)), "other threads")
+                out[kind] += seconds
+        return dict(out)
+
+    @staticmethod
+    def since(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+        return {k: after[k] - before.get(k, 0.0) for k in after if after[k] - before.get(k, 0.0) > 0.0}
 
 
 def _wait_runs_done(server: EmbeddedServer, timeout: float = 60.0) -> None:
