@@ -19,7 +19,14 @@ with a temporary state directory, as the job tests set it up.
 * ``batch``: ``--batch`` jobs created at once from as many threads, then ListTrainingJobs every
   50 ms until all are Completed; the time from the first CreateTrainingJob to the last Completed,
   and its ratio to the median single job of this run. Jobs the host's capacity admission held back
-  (a Pending transition) are counted.
+  (a Pending transition) are counted; a job that fails is reported with its FailureReason (and
+  the batch target is then not met) rather than ending the benchmark.
+
+CPU: user + system seconds from Create to the run's cleanup, of this process (the server and the
+benchmark's own boto3 client) and of its children (containers, the fabric's ip/nft), and this
+process's share by thread kind (sampled from /proc/self/task); with N cores, a batch cannot end
+sooner than its CPU seconds / N. The kernel sync passes (what ENI attach's wait_applied waits
+for) are timed too: DB read and compile, fabric.apply, observers.
 
 Also printed for reference: what an interpreter start costs here (``python -c pass``, with boto3
 imported, with the data agent's module imported), since every container of a job starts one.
@@ -68,6 +75,7 @@ from cove.jobs.instances import Instance
 from cove.runtime import catalog, container
 from cove.runtime.container import Container
 from cove.server import EmbeddedServer, free_port
+from cove.services.ec2 import kernel_sync
 from cove.settings import Settings
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/cove-bench-algo:latest"
@@ -201,6 +209,38 @@ def instrument(server: EmbeddedServer, timers: Timers) -> None:
     timers.wrap(job_runner.JobRun, "_secondary", lambda run, *a: (run.job.name, "status transactions"))
     timers.wrap(job_runner.JobRun, "_finish", lambda run, *a, **k: (run.job.name, "status transactions"))
     timers.wrap(job_runner.JobRun, "_cleanup", lambda run: (run.job.name, "cleanup (after Completed)"))
+
+    # The kernel sync thread's passes (what wait_applied waits for), not tied to one job.
+    kernel = server.cove.kernel
+    assert kernel is not None
+    timers.wrap(kernel, "sync_now", lambda: (KERNEL, "pass"))
+    timers.wrap(kernel_sync, "desired_state", lambda db: (KERNEL, "desired_state (DB read, compile)"))
+    timers.wrap(kernel.fabric, "apply", lambda ruleset: (KERNEL, "fabric.apply (ip, nft)"))
+    for index, observer in enumerate(list(kernel.observers)):
+        holder = _Holder(observer)
+        timers.wrap(holder, "call", lambda state: (KERNEL, "observers (listeners, DNS, flow logs)"))
+        kernel.observers[index] = holder.call
+
+
+class _Holder:
+    """An observer callable as an attribute, so that Timers.wrap can time it."""
+
+    def __init__(self, call: Callable[..., Any]) -> None:
+        self.call = call
+
+
+KERNEL = "(kernel sync)"
+
+
+def kernel_passes(timers: Timers, start: float, end: float) -> dict[str, float]:
+    """The kernel sync passes that began in [start, end]: their count and summed seconds by part."""
+    with timers.lock:
+        spans = [(step, a, b) for step, a, b in timers.spans.get(KERNEL, []) if start <= a <= end]
+    totals: dict[str, float] = defaultdict(float)
+    for step, a, b in spans:
+        totals[step] += b - a
+    totals["passes (count)"] = sum(1 for step, _, _ in spans if step == "pass")
+    return dict(totals)
 
 
 # -- the world --
@@ -481,8 +521,8 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
     cpu_rows = [
         (
             "single job",
-            f"server process {_cell([c[0] for c in results['cpu_single']])}, "
-            f"containers {_cell([c[1] for c in results['cpu_single']])}",
+            f"this process {_cell([c[0] for c in results['cpu_single']])}, "
+            f"children {_cell([c[1] for c in results['cpu_single']])}",
         )
     ]
     for result, (own, children) in zip(results["batches"], results["cpu_batch"], strict=True):
@@ -490,11 +530,15 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
         cpu_rows.append(
             (
                 f"{args.batch} jobs at once, per job",
-                f"server process {own / jobs:.2f} s, containers {children / jobs:.2f} s "
+                f"this process {own / jobs:.2f} s, children {children / jobs:.2f} s "
                 f"(all: {(own + children) / (os.cpu_count() or 1):.1f} s of {os.cpu_count()} cores' time)",
             )
         )
-    _table(cpu_rows, "CPU time (user + system), job start to cleanup done")
+    _table(
+        cpu_rows,
+        "CPU time (user + system), Create to cleanup done: this process (server and benchmark client), "
+        "children (containers: init, data agents, algorithm; the fabric's ip/nft)",
+    )
     _table(
         _step_rows(results["threads_single"]),
         "Single job, server process CPU seconds by thread (per job, medians)",
@@ -509,6 +553,13 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
         "Single job, SecondaryStatusTransitions (StartTime to EndTime)",
     )
     _table(_step_rows(results["steps"]), "Single job, inside the runner (timers around its steps)")
+    _table(
+        [
+            (k, v.replace(" s", "", 2) if k.startswith("passes") else v)
+            for k, v in _step_rows(results["kernel_single"])
+        ],
+        "Single job, kernel sync passes begun between Create and Completed (summed per job)",
+    )
     _table(_step_rows(results["batch_phases"]), f"Batch of {args.batch}, SecondaryStatusTransitions per job")
     _table(_step_rows(results["batch_steps"]), f"Batch of {args.batch}, inside the runner, per job")
     _table(
@@ -574,6 +625,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "cpu_batch": [],
         "threads_single": [],
         "threads_batch": [],
+        "kernel_single": [],
     }
     results["interpreter"] = interpreter_costs(args.direct)
     with cove_server(tmp / "state") as server:
@@ -600,6 +652,8 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 _wait_runs_done(server)  # the run's cleanup (after Completed) is timed on its own
                 results["cpu_single"].append(cpu_seconds(since=before))
                 results["threads_single"].append(ThreadCpu.since(threads_before, sampler.totals()))
+                created = found["_created_wall"]
+                results["kernel_single"].append(kernel_passes(timers, created, created + elapsed))
                 steps = timers.durations(name)
                 picked = timers.points[name].get("picked up")
                 if picked is not None:
