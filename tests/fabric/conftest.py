@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from cove.fabric import netns
+from tests.fabric.fabric_support import LIVE_PREFIXES
 
 
 def host_links_into(namespaces: set[str]) -> list[str]:
@@ -32,5 +33,7 @@ def no_kernel_leftovers() -> Iterator[None]:
     """Every namespace this test process created (through cove.fabric.netns) is gone at the end.
     Scoped to this process, so parallel workers and other sessions do not count."""
     yield
-    left = sorted(n for n in netns.CREATED if netns.exists(n))
+    left = sorted(
+        n for n in netns.CREATED if netns.exists(n) and not any(n.startswith(p) for p in LIVE_PREFIXES)
+    )
     assert not left, f"namespaces left behind: {left}"

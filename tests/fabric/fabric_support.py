@@ -13,3 +13,8 @@ def fabric_available() -> bool:
         return False
     probe = subprocess.run(["unshare", "--net", "true"], capture_output=True)
     return probe.returncode == 0
+
+
+LIVE_PREFIXES: set[str] = set()
+"""Namespace prefixes of servers shared for the whole session (tests/jobs) that are still up: the
+session-end leftover checks of other directories skip them (those servers check their own)."""

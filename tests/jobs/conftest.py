@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 
 from cove.fabric import netns
+from cove.fabric.names import Names, fabric_tag
 from cove.runtime import container
 from cove.runtime.images import ImageRegistry
 from cove.server import EmbeddedServer, free_port
 from cove.settings import Settings
 from tests.conftest import make_client
-from tests.fabric.fabric_support import fabric_available
+from tests.fabric.fabric_support import LIVE_PREFIXES, fabric_available
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/cove-test-algo:latest"
 
@@ -90,9 +91,12 @@ def jobs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedSe
         pytest.skip("jobs need root, network namespaces and the container runtime")
     state = tmp_path_factory.mktemp("jobs")
     server = EmbeddedServer(Settings(state_dir=state, port=free_port(), fabric="on")).start()
+    prefix = Names(fabric_tag(state)).prefix
+    LIVE_PREFIXES.add(prefix)
     try:
         yield server
     finally:
+        LIVE_PREFIXES.discard(prefix)
         server.stop()
         assert server.cove.kernel is not None
         server.cove.kernel.fabric.teardown()
