@@ -17,7 +17,7 @@ with a temporary state directory, as the job tests set it up.
   kernel's wait_applied, role binding, volume, layout, each container's start, the data agent's
   runs, the algorithm container, the status transactions, and the cleanup after Completed).
 * ``batch``: ``--batch`` jobs created at once from as many threads, then ListTrainingJobs every
-  50 ms until all are Completed; the time from the first CreateTrainingJob to the last Completed,
+  200 ms until all are Completed; the time from the first CreateTrainingJob to the last Completed,
   and its ratio to the median single job of this run. Jobs the host's capacity admission held back
   (a Pending transition) are counted; a job that fails is reported with its FailureReason (and
   the batch target is then not met) rather than ending the benchmark.
@@ -82,6 +82,8 @@ IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/cove-bench-algo:latest"
 BUCKET = "bench-jobs"
 MIB = 1024 * 1024
 POLL_S = 0.05
+BATCH_POLL_S = 0.2
+"""A batch runs for seconds: polling it less often keeps the observer's own CPU off the 2 cores."""
 PREFIX = "bj-"
 """Every job (and so every container) this benchmark makes is named bj-…"""
 OVERHEAD_TARGET_S = 1.5
@@ -114,11 +116,16 @@ class Timers:
         self.lock = threading.Lock()
         self.spans: dict[str, list[tuple[str, float, float]]] = defaultdict(list)
         self.points: dict[str, dict[str, float]] = defaultdict(dict)
+        self.values: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self._undo: list[Callable[[], None]] = []
 
     def add(self, job: str, step: str, start: float, end: float) -> None:
         with self.lock:
             self.spans[job].append((step, start, end))
+
+    def count(self, job: str, name: str, value: float) -> None:
+        with self.lock:
+            self.values[job][name] += value
 
     def point(self, job: str, name: str) -> None:
         with self.lock:
@@ -209,6 +216,21 @@ def instrument(server: EmbeddedServer, timers: Timers) -> None:
     timers.wrap(job_runner.JobRun, "_secondary", lambda run, *a: (run.job.name, "status transactions"))
     timers.wrap(job_runner.JobRun, "_finish", lambda run, *a, **k: (run.job.name, "status transactions"))
     timers.wrap(job_runner.JobRun, "_cleanup", lambda run: (run.job.name, "cleanup (after Completed)"))
+
+    counted: set[int] = set()
+
+    def container_cpu(box: Container) -> None:
+        # Read before cleanup removes the cgroup (cleanup may run twice: count the first).
+        if id(box) in counted:
+            return
+        counted.add(id(box))
+        try:
+            usage = box.usage().cpu_seconds
+        except OSError:
+            return
+        timers.count(_job_of_container(box.spec.name), f"{box.spec.name.rsplit('-', 1)[1]} container", usage)
+
+    timers.wrap(Container, "cleanup", container_cpu)
 
     # The kernel sync thread's passes (what wait_applied waits for), not tied to one job.
     kernel = server.cove.kernel
@@ -405,9 +427,15 @@ class Batch:
 
 
 def batch(
-    server: EmbeddedServer, world: dict[str, Any], prefix: str, count: int, instance_type: str
+    server: EmbeddedServer,
+    world: dict[str, Any],
+    prefix: str,
+    count: int,
+    instance_type: str,
+    on_start: Callable[[], None] = lambda: None,
 ) -> Batch:
-    """`count` jobs created at once from as many threads; ListTrainingJobs until all have ended."""
+    """`count` jobs created at once from as many threads (their clients made beforehand; on_start is
+    called just before they go), then ListTrainingJobs until all have ended."""
     clients = [client(server, "sagemaker") for _ in range(count)]
     names = [f"{prefix}-{i}" for i in range(count)]
     sm = clients[0]
@@ -421,6 +449,7 @@ def batch(
     failures: dict[str, str] = {}
     with ThreadPoolExecutor(count, thread_name_prefix="bench-create") as pool:
         futures = [pool.submit(create, i) for i in range(count)]
+        on_start()
         barrier.wait()
         start = time.perf_counter()
         while len(ended) < count:
@@ -435,7 +464,7 @@ def batch(
                     failures[name] = f"{status}: {found.get('FailureReason')}"
             for future in [f for f in futures if f.done()]:
                 future.result()
-            time.sleep(POLL_S)
+            time.sleep(BATCH_POLL_S)
     described = [sm.describe_training_job(TrainingJobName=n) for n in names]
     return Batch(
         elapsed=max(ended.values()),
@@ -540,6 +569,13 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
         "children (containers: init, data agents, algorithm; the fabric's ip/nft)",
     )
     _table(
+        _step_rows(results["containers_single"]), "Single job, CPU seconds inside each container (its cgroup)"
+    )
+    _table(
+        _step_rows(results["containers_batch"]),
+        f"Batch of {args.batch}, CPU seconds inside each container (its cgroup), per job",
+    )
+    _table(
         _step_rows(results["threads_single"]),
         "Single job, server process CPU seconds by thread (per job, medians)",
     )
@@ -626,6 +662,8 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "threads_single": [],
         "threads_batch": [],
         "kernel_single": [],
+        "containers_single": [],
+        "containers_batch": [],
     }
     results["interpreter"] = interpreter_costs(args.direct)
     with cove_server(tmp / "state") as server:
@@ -651,6 +689,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                     results["phases"][phase].append(seconds)
                 _wait_runs_done(server)  # the run's cleanup (after Completed) is timed on its own
                 results["cpu_single"].append(cpu_seconds(since=before))
+                results["containers_single"].append(dict(timers.values[name]))
                 results["threads_single"].append(ThreadCpu.since(threads_before, sampler.totals()))
                 created = found["_created_wall"]
                 results["kernel_single"].append(kernel_passes(timers, created, created + elapsed))
@@ -663,8 +702,13 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             results["direct"] = direct
             results["admitted"] = admitted_at_once(server, args.instance_type, args.batch)
             for number in range(args.batch_rounds):
-                before, threads_before = cpu_seconds(), sampler.totals()
-                result = batch(server, world, f"{PREFIX}b{number}", args.batch, args.instance_type)
+                marks: dict[str, Any] = {}
+
+                def mark(marks: dict[str, Any] = marks) -> None:
+                    marks.update(cpu=cpu_seconds(), threads=sampler.totals())
+
+                result = batch(server, world, f"{PREFIX}b{number}", args.batch, args.instance_type, mark)
+                before, threads_before = marks["cpu"], marks["threads"]
                 results["batches"].append(result)
                 _wait_runs_done(server)  # the runs' cleanups end before their timers are read
                 results["cpu_batch"].append(cpu_seconds(since=before))
@@ -674,6 +718,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 completed = [d for d in result.described if d["TrainingJobStatus"] == "Completed"]
                 results["batch_steps"] += [timers.durations(d["TrainingJobName"]) for d in completed]
                 results["batch_phases"] += [_phases(d) for d in completed]
+                results["containers_batch"] += [dict(timers.values[d["TrainingJobName"]]) for d in completed]
                 failed = f", {len(result.failures)} failed" if result.failures else ""
                 print(f"batch {number + 1}/{args.batch_rounds}: {result.elapsed:.2f} s{failed}", flush=True)
             _wait_runs_done(server)
