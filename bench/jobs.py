@@ -132,8 +132,12 @@ class Timers:
             self.points[job].setdefault(name, time.time())
 
     def wrap(self, owner: Any, attr: str, step: Callable[..., tuple[str, str] | None]) -> None:
-        """Replace owner.attr by a timed call; step(*args, **kwargs) names (job, step) or None."""
-        original = getattr(owner, attr)
+        """Replace owner.attr by a timed call; step(*args, **kwargs) names (job, step) or None. The
+        runner's internals may be renamed: a missing attribute is reported and left untimed."""
+        original = getattr(owner, attr, None)
+        if original is None:
+            print(f"note: {getattr(owner, '__name__', type(owner).__name__)}.{attr} not found, not timed")
+            return
         is_class = isinstance(owner, type)
         raw = owner.__dict__.get(attr) if is_class else None
 
@@ -181,6 +185,8 @@ def _job_of_instance(name: str) -> str:
 
 
 def instrument(server: EmbeddedServer, timers: Timers) -> None:
+    """Time the job runner's steps, the containers' CPU and the kernel sync passes in this process,
+    with wrappers that only measure (Timers.undo removes them)."""
     jobs = server.cove.jobs
     assert jobs is not None
     deps = jobs.deps
