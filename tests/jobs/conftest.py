@@ -54,6 +54,14 @@ if mode == "fail":
     open(f"{ml}/output/failure", "w").write("the data had no label column")
     print("failing on purpose", file=sys.stderr, flush=True)
     sys.exit(2)
+if mode == "checkpoints":
+    ckpt = f"{ml}/checkpoints"
+    before = sorted(os.listdir(ckpt))
+    assert before == ["epoch-0.ckpt", "stale.ckpt"], before
+    os.remove(f"{ckpt}/stale.ckpt")
+    open(f"{ckpt}/epoch-1.ckpt", "w").write("one")
+    time.sleep(2.5)
+    open(f"{ckpt}/epoch-2.ckpt", "w").write("seen " + before[0].split(".")[0])
 if mode == "marker":
     open(f"{ml}/model/secret.txt", "w").write("COVE-SECRET-MARKER " * 1000)
     mode = "sleep"

@@ -103,6 +103,8 @@ if rank == 0:
     with open(os.path.join(os.environ["SM_MODEL_DIR"], "ddp.json"), "w") as f:
         json.dump({"rank_sum": ranks.item(), "world": world, "loss": loss.item(),
                    "same_weights": all(torch.equal(g, weights) for g in gathered)}, f)
+# Both ranks done before either tears gloo down (torch aborts a rank whose peer left mid-teardown).
+dist.barrier()
 dist.destroy_process_group()
 """
 
@@ -329,8 +331,11 @@ def test_pytorch_ddp_over_gloo_across_two_instances(
     assert "algo-1" in reason and "algo-2" in reason and "self-referencing" in reason, reason
     assert world["lonely"] in reason, reason
     assert blocked_after < 30, f"the peer check took {blocked_after:.0f}s"
+    print(f"blocked after {blocked_after:.1f}s: {reason}")
 
     done = wait_job(sm, name, timeout=120)
+    if done["TrainingJobStatus"] != "Completed":
+        print(_log_text(jobs_server, name))
     assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
     model = _model_files(s3, world["bucket"], name)
     assert set(model) == {"model.pt", "ddp.json"}

@@ -227,3 +227,30 @@ def test_requests_the_host_cannot_serve_are_refused_at_create(
     assert "ml.p4d.24xlarge for training job usage" in error["Message"] and "GPUs" in error["Message"]
     with pytest.raises(sm.exceptions.ClientError):
         sm.describe_training_job(TrainingJobName="train-too-big")
+
+
+def test_checkpoints_come_in_at_the_start_and_go_out_while_training(
+    jobs_server: EmbeddedServer, world: dict[str, Any], algo_image: str
+) -> None:
+    sm, s3 = client(jobs_server, "sagemaker"), client(jobs_server, "s3")
+    prefix = "checkpoints/train-ckpt"
+    s3.put_object(Bucket=world["bucket"], Key=f"{prefix}/epoch-0.ckpt", Body=b"from an earlier run")
+    s3.put_object(Bucket=world["bucket"], Key=f"{prefix}/stale.ckpt", Body=b"to be removed")
+    script_env = {"USER_VAR": "x"}
+    request = training_request(
+        world,
+        "train-ckpt",
+        algo_image,
+        HyperParameters={"mode": "checkpoints"},
+        CheckpointConfig={"S3Uri": f"s3://{world['bucket']}/{prefix}"},
+        Environment=script_env,
+    )
+    sm.create_training_job(**request)
+    done = wait_job(sm, "train-ckpt")
+    assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
+    listed = s3.list_objects_v2(Bucket=world["bucket"], Prefix=f"{prefix}/")["Contents"]
+    keys = {o["Key"].removeprefix(f"{prefix}/"): o for o in listed}
+    assert sorted(keys) == ["epoch-0.ckpt", "epoch-1.ckpt", "epoch-2.ckpt"]
+    assert (
+        s3.get_object(Bucket=world["bucket"], Key=f"{prefix}/epoch-2.ckpt")["Body"].read() == b"seen epoch-0"
+    )

@@ -106,19 +106,6 @@ def training_upload(request: dict[str, Any], job_name: str, hosts: list[str]) ->
         else {"kind": "archive", "sources": models, "s3_uri": f"{prefix}/model.tar.gz"},
         {"kind": "archive", "sources": datas, "s3_uri": f"{prefix}/output.tar.gz"},
     ]
-    checkpoint = request.get("CheckpointConfig")
-    if checkpoint and checkpoint.get("S3Uri"):
-        # The last state of the checkpoints (SageMaker syncs them while training runs, too).
-        local = checkpoint.get("LocalPath") or "/opt/ml/checkpoints"
-        items.append(
-            {
-                "kind": "tree",
-                "sources": [f"{HOSTS_MOUNT}/{hosts[0]}{local.removeprefix('/opt/ml')}"]
-                if local.startswith("/opt/ml/")
-                else [local],
-                "s3_uri": checkpoint["S3Uri"],
-            }
-        )
     return {"upload": {"kms_key_id": output.get("KmsKeyId"), "items": items}, **_context(request)}
 
 
@@ -136,9 +123,19 @@ def processing_upload(request: dict[str, Any], *, continuous: bool | None = None
     return {"upload": {"kms_key_id": config.get("KmsKeyId"), "items": items}, **_context(request)}
 
 
-def continuous_outputs(request: dict[str, Any], stop_file: str) -> dict[str, Any] | None:
-    """The watch plan for outputs with S3UploadMode Continuous (None when there are none)."""
-    plan = processing_upload(request, continuous=True)
+def continuous_outputs(kind: str, request: dict[str, Any], stop_file: str) -> dict[str, Any] | None:
+    """What is uploaded while the job runs (None when nothing is): processing outputs with
+    S3UploadMode Continuous; a training job's checkpoints, kept in step with the local directory
+    (uploads and deletes) on every host, the last pass after the algorithm ends."""
+    if kind == "processing":
+        plan = processing_upload(request, continuous=True)
+    else:
+        checkpoint = request.get("CheckpointConfig") or {}
+        if not checkpoint.get("S3Uri"):
+            return None
+        local = checkpoint.get("LocalPath") or "/opt/ml/checkpoints"
+        item = {"kind": "tree", "sources": [local], "s3_uri": checkpoint["S3Uri"], "delete": True}
+        plan = {"upload": {"items": [item]}, **_context(request)}
     if not plan["upload"]["items"]:
         return None
     return plan | {"watch": {"stop_file": stop_file, "interval": 1.0}}

@@ -296,14 +296,11 @@ class JobRun:
         )
         watchers: list[tuple[Instance, Container]] = []
         stop_file = ".cove-scratch/stop-continuous"
-        if self.kind == "processing":
-            continuous = plans.continuous_outputs(self.request, f"/opt/ml/{stop_file}")
-            if continuous is not None:
-                for instance in self.instances:
-                    agent = instance.start_agent(
-                        continuous, "continuous", self._agent_echo(instance), watch=True
-                    )
-                    watchers.append((instance, agent))
+        continuous = plans.continuous_outputs(self.kind, self.request, f"/opt/ml/{stop_file}")
+        if continuous is not None:
+            for instance in self.instances:
+                agent = instance.start_agent(continuous, "continuous", self._agent_echo(instance), watch=True)
+                watchers.append((instance, agent))
         for instance in self.instances:
             output = InstanceOutput(
                 self.deps.db,
@@ -374,11 +371,11 @@ class JobRun:
                 Mount(str(i.opt_ml), f"{plans.HOSTS_MOUNT}/{i.net.host}", read_only=True)
                 for i in self.instances
             )
-            upload_failure: str | None = None
+            upload_failure: str | None = self.continuous_failure
             try:
                 self.instances[0].transfer(plan, "upload", self._agent_echo(self.instances[0]), every_host)
             except TransferFailed as exc:
-                upload_failure = str(exc)
+                upload_failure = upload_failure or str(exc)
         else:
             upload_failure = self.continuous_failure or self._each(
                 lambda i, n: i.transfer(plans.processing_upload(self.request), "upload", self._agent_echo(i))

@@ -86,6 +86,9 @@ class Uploader:
     plan: Plan
     sent: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)
     totals: Sent = field(default_factory=Sent)
+    synced: set[int] = field(default_factory=set)
+    """Items (by index) whose S3 prefix was listed: a synced tree also deletes objects that were
+    there before this agent started (a checkpoint the job removed before the first pass)."""
 
     def _wait(self, pending: list[_Pending]) -> None:
         for future, uri, size, sent_key in pending:
@@ -103,8 +106,21 @@ class Uploader:
             self.totals.objects += 1
             self.totals.bytes += size
 
+    def _seed(self, index: int, bucket: str, prefix: str) -> None:
+        base = prefix.rstrip("/") + "/" if prefix else ""
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base)
+        for page in pages:
+            for listed in page.get("Contents", []):
+                self.sent.setdefault((index, listed["Key"][len(base) :]), (-1, -1))
+        self.synced.add(index)
+
     def _tree(self, index: int, item: Upload) -> None:
         location = parse_s3_uri(item.s3_uri)
+        if item.delete and index not in self.synced:
+            try:
+                self._seed(index, location.bucket, location.key)
+            except Exception as exc:
+                raise s3failures.from_exception(exc, UPLOAD, item.s3_uri) from exc
         files = tree_files(item.sources)
         pending: list[_Pending] = []
         for rel, path in files.items():
