@@ -73,5 +73,22 @@ class Database:
     def read(self) -> Session:
         return self._factory()
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read-only unit of work whose reads all see one committed state. SQLite's driver opens
+        a transaction only before a write, so each read of a plain session may see a different
+        commit (a row's children deleted between two SELECTs); an explicit BEGIN pins one WAL
+        snapshot. PostgreSQL gets REPEATABLE READ for the same guarantee."""
+        session = self._factory()
+        try:
+            if self.engine.dialect.name == "sqlite":
+                session.connection().exec_driver_sql("BEGIN")
+            else:
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
     def dispose(self) -> None:
         self.engine.dispose()

@@ -57,7 +57,7 @@ class JobNetwork:
         self.names = names
         self.publish = publish
         self.wait_applied = wait_applied
-        self._service_lock = threading.Lock()
+        self._lock = threading.Lock()
 
     def attach(
         self,
@@ -73,7 +73,9 @@ class JobNetwork:
         owner = account_id if vpc_config else SERVICE_ACCOUNT_ID
         made: list[InstanceNet] = []
         try:
-            with self._service_lock if not vpc_config else _nothing(), self.db.session() as session:
+            # One job at a time picks addresses: the next free one is read from committed rows, so
+            # two jobs in one subnet would otherwise take the same.
+            with self._lock, self.db.session() as session:
                 if vpc_config:
                     subnet_ids = list(vpc_config["Subnets"])
                     groups = list(vpc_config["SecurityGroupIds"])
@@ -164,11 +166,3 @@ class JobNetwork:
 def _resolver(vpc: Vpc) -> str:
     """The Amazon-provided DNS server: the VPC's primary CIDR base plus two."""
     return str(ipaddress.IPv4Network(vpc.cidr_block).network_address + 2)
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None

@@ -50,7 +50,7 @@ class DesiredState:
 
 def desired_state(db: Database) -> DesiredState:
     """Every VPC of every account and region, compiled for the kernel (one short read)."""
-    with db.session() as session:
+    with db.snapshot() as session:
         pairs = sorted({(row[0], row[1]) for row in session.execute(select(Vpc.account_id, Vpc.region))})
         scopes = tuple(
             Scope(
