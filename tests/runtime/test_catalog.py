@@ -79,3 +79,20 @@ def test_admission_is_thread_safe() -> None:
     for thread in threads:
         thread.join()
     assert results.count(True) == 24 and len(capacity.admitted()) == 24
+
+
+def test_a_release_wakes_a_waiting_job() -> None:
+    import threading
+    import time
+
+    from cove.runtime.catalog import INSTANCE_TYPES, Capacity, Host
+
+    capacity = Capacity(Host(vcpus=2, memory_mib=8 * 1024, gpus=0, neuron_devices=0), overcommit=1.0)
+    large = INSTANCE_TYPES["ml.m5.large"]  # 8 GiB: one at a time on this host
+    assert capacity.try_admit("first", large, 1)
+    assert not capacity.try_admit("second", large, 1)
+    threading.Timer(0.2, capacity.release, args=("first",)).start()
+    started = time.monotonic()
+    capacity.wait_released(10.0)
+    assert time.monotonic() - started < 5.0
+    assert capacity.try_admit("second", large, 1)

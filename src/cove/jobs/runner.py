@@ -157,7 +157,8 @@ class JobRun:
             if not waiting:
                 self._secondary("Pending", "Training job waiting for capacity")
                 waiting = True
-            if self._stop.wait(1.0):
+            self.deps.capacity.wait_released(1.0)
+            if self._stop.is_set():
                 raise _Stopped()
         self._secondary("Starting", "Launching requested ML instances")
         self._check_stop()

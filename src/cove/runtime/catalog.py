@@ -166,6 +166,7 @@ class Capacity:
         self.overcommit = overcommit
         self.max_instances = max_instances
         self._lock = threading.Lock()
+        self._released = threading.Condition(self._lock)
         self._admitted: dict[str, tuple[int, int, int, int]] = {}  # job -> memory MiB, gpus, neuron, count
 
     def _need(self, instance_type: InstanceType, count: int) -> tuple[int, int, int, int]:
@@ -218,7 +219,13 @@ class Capacity:
 
     def release(self, job_id: str) -> None:
         with self._lock:
-            self._admitted.pop(job_id, None)
+            if self._admitted.pop(job_id, None) is not None:
+                self._released.notify_all()
+
+    def wait_released(self, timeout: float) -> None:
+        """Sleep until some job releases its instances (or `timeout` passes): waiting jobs retry then."""
+        with self._lock:
+            self._released.wait(timeout)
 
     def admitted(self) -> list[str]:
         with self._lock:
