@@ -254,3 +254,37 @@ def test_checkpoints_come_in_at_the_start_and_go_out_while_training(
     assert (
         s3.get_object(Bucket=world["bucket"], Key=f"{prefix}/epoch-2.ckpt")["Body"].read() == b"seen epoch-0"
     )
+
+
+def test_a_job_waits_for_capacity_then_runs(
+    jobs_server: EmbeddedServer, world: dict[str, Any], algo_image: str
+) -> None:
+    sm = client(jobs_server, "sagemaker")
+    assert jobs_server.cove.jobs is not None
+    capacity = jobs_server.cove.jobs.deps.capacity
+    # Instances are sized down to the host; four of the largest fill its memory budget (host x 4).
+    big = {"InstanceType": "ml.m5.24xlarge", "InstanceCount": int(capacity.overcommit), "VolumeSizeInGB": 10}
+    sm.create_training_job(
+        **training_request(
+            world, "train-hog", algo_image, ResourceConfig=big, HyperParameters={"mode": "sleep"}
+        )
+    )
+    deadline = time.monotonic() + 60
+    while sm.describe_training_job(TrainingJobName="train-hog")["SecondaryStatus"] != "Training":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    one = dict(big, InstanceCount=1)
+    sm.create_training_job(**training_request(world, "train-waits", algo_image, ResourceConfig=one))
+    deadline = time.monotonic() + 30
+    while True:
+        found = sm.describe_training_job(TrainingJobName="train-waits")
+        if found["SecondaryStatus"] == "Pending":
+            break
+        assert time.monotonic() < deadline, found["SecondaryStatus"]
+        time.sleep(0.2)
+    assert found["SecondaryStatusTransitions"][-1]["StatusMessage"] == "Training job waiting for capacity"
+    sm.stop_training_job(TrainingJobName="train-hog")
+    assert wait_job(sm, "train-hog")["TrainingJobStatus"] == "Stopped"
+    done = wait_job(sm, "train-waits")
+    assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
+    assert "Pending" in [t["Status"] for t in done["SecondaryStatusTransitions"]]
