@@ -42,6 +42,11 @@ for ch in sorted(os.listdir(data)):
     channels[ch] = files
 report = {
     "host": socket.gethostname(), "resourceconfig": rc, "channels": channels,
+    "config_files": sorted(os.listdir(f"{ml}/input/config")),
+    "hyperparameters": hp,
+    "inputdataconfig": json.load(open(f"{ml}/input/config/inputdataconfig.json")),
+    "dirs": {d: os.path.isdir(f"{ml}/{d}") for d in ("model", "output", "output/data", "checkpoints", "input/data/train")},
+    "failure_exists": os.path.exists(f"{ml}/output/failure"),
     "job": os.environ.get("TRAINING_JOB_NAME"), "arn": os.environ.get("TRAINING_JOB_ARN"),
     "user_env": os.environ.get("USER_VAR"), "hosts_file": open("/etc/hosts").read(),
     "pid": os.getpid(), "argv": sys.argv,

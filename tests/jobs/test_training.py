@@ -57,6 +57,30 @@ def test_a_training_job_runs_in_its_vpc_and_uploads_its_model(
         [f"part-{i}.csv" for i in range(6)] + ["nested/extra.csv"]
     )
     assert "algo-1" in report["hosts_file"]
+    # The /opt/ml contract, file by file, as the container saw it.
+    assert {"hyperparameters.json", "inputdataconfig.json", "resourceconfig.json"} <= set(
+        report["config_files"]
+    )
+    assert report["hyperparameters"] == {"mode": "ok"}
+    assert report["inputdataconfig"] == {
+        "train": {
+            "TrainingInputMode": "File",
+            "S3DistributionType": "FullyReplicated",
+            "RecordWrapperType": "None",
+        }
+    }
+    assert report["resourceconfig"] == {
+        "current_host": "algo-1",
+        "current_instance_type": "ml.m5.large",
+        "current_group_name": "homogeneousCluster",
+        "hosts": ["algo-1"],
+        "instance_groups": [
+            {"instance_group_name": "homogeneousCluster", "instance_type": "ml.m5.large", "hosts": ["algo-1"]}
+        ],
+        "network_interface_name": "eth0",
+    }
+    assert all(report["dirs"].values()), report["dirs"]
+    assert report["failure_exists"] is False
     output = _model_files(s3, world["bucket"], "output/train-ok/output/output.tar.gz")
     assert output == {"summary.txt": b"done"}
 
@@ -288,3 +312,32 @@ def test_a_job_waits_for_capacity_then_runs(
     done = wait_job(sm, "train-waits")
     assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
     assert "Pending" in [t["Status"] for t in done["SecondaryStatusTransitions"]]
+
+
+def test_a_bucket_policy_deny_fails_the_download_with_access_denied(
+    jobs_server: EmbeddedServer, world: dict[str, Any], algo_image: str
+) -> None:
+    sm, s3 = client(jobs_server, "sagemaker"), client(jobs_server, "s3")
+    s3.create_bucket(Bucket="jobs-denied")
+    s3.put_object(Bucket="jobs-denied", Key="train/a.csv", Body=b"1")
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "NotForTraining",
+                "Effect": "Deny",
+                "Principal": {"AWS": world["role"]},
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::jobs-denied/*",
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket="jobs-denied", Policy=json.dumps(deny))
+    request = training_request(world, "train-denied", algo_image)
+    request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] = "s3://jobs-denied/train/"
+    sm.create_training_job(**request)
+    done = wait_job(sm, "train-denied")
+    assert done["TrainingJobStatus"] == "Failed"
+    reason = done["FailureReason"]
+    assert reason.startswith("ClientError: Data download failed:") and "AccessDenied" in reason
+    assert "explicit deny in a resource-based policy" in reason
