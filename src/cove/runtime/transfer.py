@@ -52,6 +52,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +65,16 @@ from cove.runtime.s3failures import TransferFailure
 from cove.runtime.transferplan import Plan, PlanError, Unsupported, load_plan
 from cove.runtime.uploads import Uploader
 
-__all__ = ["main", "run_plan", "s3_client", "transfer_manager"]
+__all__ = ["SessionFactory", "main", "run_plan", "s3_client", "transfer_manager"]
+
+SessionFactory = Callable[[], Any]
+"""Makes the boto3 Session the agent builds its S3 client from (the agent zygote passes one whose
+service models are already loaded; by default a new ``boto3.session.Session``)."""
 
 _INTERNAL = "InternalServerError: We encountered an internal error. Please try again."
 
 
-def s3_client(plan: Plan) -> Any:
+def s3_client(plan: Plan, session_factory: SessionFactory | None = None) -> Any:
     config = Config(
         region_name=plan.region,
         connect_timeout=3,
@@ -79,7 +84,8 @@ def s3_client(plan: Plan) -> Any:
         # Path style works with any endpoint name or address the VPC resolves S3 to.
         s3={"addressing_style": "path"},
     )
-    return boto3.session.Session().client("s3", config=config)
+    session = (session_factory or boto3.session.Session)()
+    return session.client("s3", config=config)
 
 
 def transfer_manager(client: Any, plan: Plan) -> TransferManager:
@@ -93,9 +99,11 @@ def transfer_manager(client: Any, plan: Plan) -> TransferManager:
     return TransferManager(client, config)
 
 
-def run_plan(plan: Plan, watch: bool = False, log: Any = print) -> dict[str, Any]:
+def run_plan(
+    plan: Plan, watch: bool = False, log: Any = print, session_factory: SessionFactory | None = None
+) -> dict[str, Any]:
     started = time.monotonic()
-    client = s3_client(plan)
+    client = s3_client(plan, session_factory)
     manager = transfer_manager(client, plan)
     failed = False
     try:
@@ -134,7 +142,7 @@ def _write_result(path: str, result: dict[str, Any]) -> None:
     os.replace(partial, target)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, session_factory: SessionFactory | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     watch = "--watch" in args
     paths = [a for a in args if a != "--watch"]
@@ -145,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         raw = json.loads(Path(paths[0]).read_text())
         result_path = str(raw.get("result") or result_path)
-        result = run_plan(load_plan(paths[0]), watch=watch)
+        result = run_plan(load_plan(paths[0]), watch=watch, session_factory=session_factory)
     except TransferFailure as exc:
         result = {"ok": False, "reason": exc.reason, "detail": exc.detail}
     except Unsupported as exc:
