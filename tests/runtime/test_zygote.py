@@ -180,9 +180,28 @@ def test_exit_codes_kills_and_setup_failures(zygote: AgentZygote, tmp_path: Path
     other = zygote.spawn(AgentSpec(_plan(tmp_path, sleep=60), env, None, entry=PROBE))
     other.kill()
     assert other.wait(10) == 128 + signal.SIGKILL
+    stopped = zygote.spawn(AgentSpec(_plan(tmp_path, sleep=60), env, None, entry=PROBE))
+    assert stopped.stop(signal.SIGTERM, grace=10) == 128 + signal.SIGTERM
+    stopped.cleanup()
+    assert stopped.usage().cpu_seconds > 0 and stopped.usage().memory_bytes > 0
     missing = zygote.spawn(AgentSpec(_plan(tmp_path), env, "cvtzy-absent", log_path=str(log), entry=PROBE))
     assert missing.wait(30) == 125
     assert "entering netns cvtzy-absent" in log.read_text()
+
+
+def test_concurrent_spawns_get_their_own_exits(zygote: AgentZygote, tmp_path: Path) -> None:
+    codes: dict[int, int | None] = {}
+
+    def one(n: int) -> None:
+        handle = zygote.spawn(AgentSpec(_plan(tmp_path, exit=n, sleep=0.2), {}, None, entry=PROBE))
+        codes[n] = handle.wait(60)
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes == {n: n for n in range(8)}
 
 
 def test_zygote_death_ends_agents_and_handles(tmp_path: Path) -> None:
@@ -304,3 +323,42 @@ def test_data_agent_through_the_zygote_costs_less_than_a_fresh_interpreter(
     )
     assert zy_cpu < 0.5 * sub_cpu
     assert zy_wall < sub_wall
+
+
+def test_watching_agent_through_the_zygote(
+    zygote: AgentZygote, cove_server: EmbeddedServer, client: Any, tmp_path: Path
+) -> None:
+    s3 = client("s3")
+    bucket = f"cvtzy-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    checkpoints, stop = tmp_path / "checkpoints", tmp_path / "stop"
+    checkpoints.mkdir()
+    plan = _plan(
+        tmp_path,
+        result=str(tmp_path / "result.json"),
+        upload=[
+            {"kind": "tree", "sources": [str(checkpoints)], "s3_uri": f"s3://{bucket}/ckpt", "delete": True}
+        ],
+        watch={"stop_file": str(stop), "interval": 0.1},
+    )
+    lines: list[str] = []
+    try:
+        handle = zygote.spawn(
+            AgentSpec(plan, _agent_env(cove_server), None, watch=True),
+            on_output=lambda line, _: lines.append(line),
+        )
+        (checkpoints / "one.pt").write_text("1")
+        deadline = time.monotonic() + 20
+        while "Contents" not in s3.list_objects_v2(Bucket=bucket) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert handle.wait(0) is None  # still watching
+        (checkpoints / "one.pt").unlink()
+        (checkpoints / "two.pt").write_text("2")
+        stop.touch()
+        assert handle.wait(30) == 0, lines
+        keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+        assert keys == ["ckpt/two.pt"]
+    finally:
+        for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=item["Key"])
+        s3.delete_bucket(Bucket=bucket)

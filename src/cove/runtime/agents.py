@@ -29,6 +29,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from cove.runtime.cgroups import Usage
 from cove.runtime.container import _LineReader
 from cove.runtime.sandbox import AgentSpec
 
@@ -75,7 +76,32 @@ class AgentHandle:
 
     def kill(self, signal_number: int = signal.SIGKILL) -> None:
         if not self._ended.is_set():
-            self.zygote._send({"op": "kill", "id": self.id, "signal": int(signal_number)})
+            with contextlib.suppress(ZygoteError):  # a lost zygote has already ended the handle
+                self.zygote._send({"op": "kill", "id": self.id, "signal": int(signal_number)})
+
+    # The rest is what cove.jobs uses of a Container, so an agent can stand in for one.
+
+    def stop(self, signal_number: int = signal.SIGTERM, grace: float = 120.0) -> int:
+        """Signal the agent, wait `grace` seconds, then kill it; its exit code."""
+        code = self.wait(0)
+        if code is not None:
+            return code
+        self.kill(signal_number)
+        code = self.wait(grace)
+        if code is not None:
+            return code
+        self.kill(signal.SIGKILL)
+        code = self.wait(10.0)
+        return 128 + signal.SIGKILL if code is None else code
+
+    def usage(self) -> Usage:
+        """CPU and peak memory of the agent (known once it has ended; zeros before)."""
+        return Usage(cpu_seconds=self.cpu_seconds, memory_bytes=self.maxrss_kb * 1024)
+
+    def cleanup(self) -> None:
+        """The agent gone (killed if still running). Idempotent."""
+        if self.wait(0) is None:
+            self.stop(signal.SIGKILL, 10.0)
 
 
 class AgentZygote:

@@ -98,7 +98,13 @@ def _child(request: dict[str, Any], out_fd: int | None, loader: Any, closing: li
         os.dup2(null, 0)
         os.dup2(out_fd, 1)
         os.dup2(out_fd, 2)
-        sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+        if null > 2:
+            os.close(null)
+        if out_fd > 2:
+            os.close(out_fd)
+        # Fresh objects on the new descriptors: the zygote's may be None or hold buffered bytes.
+        sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
         try:
             sandbox.confine(spec)
         except Exception as error:
