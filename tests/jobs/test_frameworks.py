@@ -65,7 +65,7 @@ raise ValueError("the dataset has no label column")
 """
 
 DDP_TRAIN = """
-import datetime, json, os
+import datetime, gc, json, os
 
 import torch
 import torch.distributed as dist
@@ -103,7 +103,11 @@ if rank == 0:
     with open(os.path.join(os.environ["SM_MODEL_DIR"], "ddp.json"), "w") as f:
         json.dump({"rank_sum": ranks.item(), "world": world, "loss": loss.item(),
                    "same_weights": all(torch.equal(g, weights) for g in gathered)}, f)
-# Both ranks done before either tears gloo down (torch aborts a rank whose peer left mid-teardown).
+# The DDP reducer must go before the process group: left to interpreter exit, torch 2.13 aborts
+# ("terminate called without an active exception") on a non-master rank about one run in three,
+# with plain processes on loopback too.
+del model, opt
+gc.collect()
 dist.barrier()
 dist.destroy_process_group()
 """
