@@ -22,6 +22,7 @@ from cove.fabric.names import Names, fabric_tag
 from cove.fabric.nftables import CREDENTIALS_ADDRESS
 from cove.jobs import JobDeps, JobReconciler
 from cove.jobs.admission import admission
+from cove.jobs.agents import AgentSupply
 from cove.jobs.network import JobNetwork
 from cove.keyring import RootKey
 from cove.listeners import ListenerSpec, NamespaceListeners
@@ -170,6 +171,7 @@ def build(settings: Settings) -> Cove:
             images=cove.images,
             capacity=Capacity(),
             ca_bundle=str((settings.state_dir / "ca" / "ca.pem").resolve()),
+            agents=AgentSupply(),
         )
         cove.jobs = JobReconciler(deps, job_changes)
         sagemaker = providers["sagemaker"]

@@ -11,15 +11,27 @@ import json
 import shutil
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from cove.jobs.agents import AgentSupply
 from cove.jobs.network import InstanceNet
+from cove.runtime.agents import AgentSpec, ZygoteError
 from cove.runtime.container import Container, ContainerSpec, Mount
 from cove.runtime.volume import Volume
 
-__all__ = ["Instance", "TransferFailed"]
+__all__ = ["Instance", "Runnable", "TransferFailed"]
+
+
+class Runnable(Protocol):
+    """A container or a data agent forked from the zygote: what an instance waits on and stops."""
+
+    def wait(self, timeout: float | None = None) -> int | None: ...
+
+    def stop(self, signal_number: int = ..., grace: float = ...) -> int: ...
+
+    def cleanup(self) -> None: ...
 
 
 class TransferFailed(RuntimeError):
@@ -39,7 +51,9 @@ class Instance:
     name: str
     """Unique container name stem (cgroups, logs)."""
     volume: Volume | None = None
-    containers: list[Container] = field(default_factory=list)
+    agents: AgentSupply | None = None
+    """Where data agents come from (None: each one a fresh container process)."""
+    containers: list[Runnable] = field(default_factory=list)
 
     @property
     def opt_ml(self) -> Path:
@@ -98,7 +112,7 @@ class Instance:
         extra_mounts: tuple[Mount, ...] = (),
         *,
         watch: bool = False,
-    ) -> Container:
+    ) -> Runnable:
         work = self.directory / "agent"
         work.mkdir(parents=True, exist_ok=True)
         plan_path = work / f"{label}.json"
@@ -107,18 +121,27 @@ class Instance:
         plan_path.write_text(json.dumps(plan))
         env = {k: v for k, v in self.agent_env.items() if k.startswith(("AWS_", "S3_"))}
         env |= {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
-        argv = [
-            sys.executable,
-            "-m",
-            "cove.runtime.transfer",
-            *(["--watch"] if watch else []),
-            str(plan_path),
-        ]
-        container = Container.start(self.spec(label, argv, env, extra_mounts=extra_mounts), on_output)
-        self.containers.append(container)
-        return container
+        spec = self.spec(label, [], env, extra_mounts=extra_mounts)
+        handle: Runnable
+        if self.agents is not None:
+            agent = AgentSpec.from_container(spec, str(plan_path), watch=watch)
+            try:
+                handle = self.agents.zygote().spawn(agent, on_output)
+            except ZygoteError:  # the zygote died between the check and the spawn: once more
+                handle = self.agents.zygote().spawn(agent, on_output)
+        else:
+            argv = [
+                sys.executable,
+                "-m",
+                "cove.runtime.transfer",
+                *(["--watch"] if watch else []),
+                str(plan_path),
+            ]
+            handle = Container.start(replace(spec, argv=argv), on_output)
+        self.containers.append(handle)
+        return handle
 
-    def finish_agent(self, agent: Container, label: str) -> dict[str, Any]:
+    def finish_agent(self, agent: Runnable, label: str) -> dict[str, Any]:
         try:
             code = agent.wait()
         finally:

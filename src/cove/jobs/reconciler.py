@@ -51,6 +51,8 @@ class JobReconciler:
             run.request_stop(SHUTDOWN)
         for run in list(self.runs.values()):
             run.thread.join(timeout=timeout)
+        if self.deps.agents is not None:
+            self.deps.agents.close()
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -21,8 +21,9 @@ from typing import Any
 
 from cove.db import Database
 from cove.jobs import plans
+from cove.jobs.agents import AgentSupply
 from cove.jobs.environment import instance_env
-from cove.jobs.instances import Instance, TransferFailed
+from cove.jobs.instances import Instance, Runnable, TransferFailed
 from cove.jobs.network import InstanceNet, JobNetwork
 from cove.jobs.output import InstanceOutput, MetricScanner
 from cove.jobs.peers import unreachable_peers
@@ -55,6 +56,7 @@ class JobDeps:
     capacity: catalog.Capacity
     ca_bundle: str | None = None
     stop_grace_s: float = _STOP_GRACE_S
+    agents: AgentSupply | None = None
     echo: Callable[[str], None] | None = None
 
 
@@ -203,6 +205,7 @@ class JobRun:
                 env=envs[0],
                 agent_env=envs[1],
                 name=f"{job_stem(self.job.name)}-{net.host}",
+                agents=self.deps.agents,
             )
             self.instances.append(instance)
             instance.open_volume(volume_gb, key)
@@ -295,7 +298,7 @@ class JobRun:
             job_name=self.job.name,
             scanner=self.scanner,
         )
-        watchers: list[tuple[Instance, Container]] = []
+        watchers: list[tuple[Instance, Runnable]] = []
         stop_file = ".cove-scratch/stop-continuous"
         continuous = plans.continuous_outputs(self.kind, self.request, f"/opt/ml/{stop_file}")
         if continuous is not None:
@@ -322,8 +325,9 @@ class JobRun:
                 memory_bytes=memory,
                 workdir=image.workdir,
             )
-            instance.containers.append(Container.start(spec, output.line))
-            telemetry.watch(instance.net.host, instance.containers[-1], memory, instance.opt_ml)
+            algorithm = Container.start(spec, output.line)
+            instance.containers.append(algorithm)
+            telemetry.watch(instance.net.host, algorithm, memory, instance.opt_ml)
         deadline = time.monotonic() + float(
             (self.request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds") or 86400
         )
