@@ -2,7 +2,7 @@
 network namespace Cove made (or a fresh empty one), bounded by a cgroup, without the capabilities
 that would let it change the network or leave its namespaces.
 
-The process started is `python -m cove.runtime.init`: it enters the namespaces and forks the
+The process started is `python -S …/cove/runtime/init.py`: it enters the namespaces and forks the
 container's PID 1, which starts the user's command (see init.py). The host's root filesystem stays visible: images are
 directories on the host, not root filesystems.
 """
@@ -10,7 +10,7 @@ directories on the host, not root filesystems.
 from __future__ import annotations
 
 import contextlib
-import json
+import marshal
 import os
 import re
 import select
@@ -67,6 +67,7 @@ _START_TIMEOUT = 30.0
 _TOOLS = ("setpriv",)
 STARTED: set[str] = set()
 """Names of the containers this process started (what its tests must have cleaned up)."""
+_INIT_FILE = str(Path(__file__).resolve().with_name("init.py"))
 _TOOL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -203,7 +204,7 @@ class Container:
         STARTED.add(spec.name)
         shutil.rmtree(run_dir, ignore_errors=True)
         RUN_DIR.mkdir(parents=True, exist_ok=True)
-        run_dir.mkdir(mode=0o700)  # spec.json holds the environment, credentials included
+        run_dir.mkdir(mode=0o700)  # the spec holds the environment, credentials included
         try:
             group = cgroups.Cgroup.create(f"cove-{spec.name}", cpus=spec.cpus, memory_bytes=spec.memory_bytes)
         except cgroups.CgroupError as error:
@@ -266,18 +267,17 @@ class Container:
             "drop_caps": list(DROPPED_CAPS),
             "status_fd": status_fd,
         }
-        spec_file = run_dir / "spec.json"
-        spec_file.write_text(json.dumps(init_spec))
-        source_root = str(Path(__file__).resolve().parents[2])
-        runner_env = {"PATH": _TOOL_PATH, "PYTHONPATH": source_root, "LANG": "C.UTF-8"}
-        argv = [sys.executable, "-m", "cove.runtime.init", str(spec_file)]
+        spec_file = run_dir / "spec"
+        spec_file.write_bytes(marshal.dumps(init_spec))
+        # The file itself (not -m: no package imports, no runpy) and no site: see init.py.
+        argv = [sys.executable, "-S", _INIT_FILE, str(spec_file)]
         return subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=out_fd,
             stderr=out_fd,
             pass_fds=(status_fd,),
-            env=runner_env,
+            env={"PATH": _TOOL_PATH, "LANG": "C.UTF-8"},
             cwd="/",
             start_new_session=True,
         )
