@@ -90,13 +90,24 @@ def run_checks() -> list[Check]:
             "apt-get install -y fuse3; modprobe fuse",
         )
     )
-    cgroup2 = Path("/sys/fs/cgroup/cgroup.controllers")
+    from cove.runtime import container, volume
+
+    reason = container.available()
     checks.append(
         Check(
-            "cgroup v2",
-            cgroup2.exists(),
-            cgroup2.read_text().strip() if cgroup2.exists() else "unified hierarchy not mounted",
-            "boot with systemd.unified_cgroup_hierarchy=1",
+            "containers",
+            reason is None,
+            reason or "namespaces, setpriv and a cgroup memory controller (v1 or v2)",
+            "run as root with cgroups mounted (jobs run their instances as containers)",
+        )
+    )
+    reason = volume.available()
+    checks.append(
+        Check(
+            "encrypted volumes",
+            reason is None,
+            reason or "gocryptfs and /dev/fuse (VolumeKmsKeyId)",
+            "apt-get install -y gocryptfs fuse3",
         )
     )
     return checks
