@@ -59,11 +59,27 @@ def _warm() -> Any:
     return warm.get_component("data_loader")
 
 
-def _session_factory(loader: Any) -> Any:
+def _template(loader: Any) -> Any:
+    """A botocore session made in the zygote and never used there: registering its built-in
+    handlers is half of what a client costs an agent. Nothing in it depends on the environment yet
+    (config and credentials are looked up when first asked for, in os.environ, which the agent
+    fills in place), so each fork can take its own copy as if it had just made it."""
+    import botocore.session
+
+    session = botocore.session.Session()
+    session.register_component("data_loader", loader)
+    return session
+
+
+def _session_factory(loader: Any, template: Any = None) -> Any:
+    unused = [template] if template is not None else []
+
     def factory() -> Any:
         import boto3
         import botocore.session
 
+        if unused:
+            return boto3.session.Session(botocore_session=unused.pop())
         session = botocore.session.Session()
         session.register_component("data_loader", loader)
         return boto3.session.Session(botocore_session=session)
@@ -71,7 +87,9 @@ def _session_factory(loader: Any) -> Any:
     return factory
 
 
-def _child(request: dict[str, Any], out_fd: int | None, loader: Any, closing: list[int]) -> None:
+def _child(
+    request: dict[str, Any], out_fd: int | None, loader: Any, template: Any, closing: list[int]
+) -> None:
     """In the forked agent (never returns)."""
     code = EXIT_SETUP_FAILED
     try:
@@ -114,7 +132,7 @@ def _child(request: dict[str, Any], out_fd: int | None, loader: Any, closing: li
         entry = getattr(importlib.import_module(module), function)
         args = (["--watch"] if spec.watch else []) + [spec.plan_path]
         code = 1
-        code = int(entry(args, session_factory=_session_factory(loader)))
+        code = int(entry(args, session_factory=_session_factory(loader, template)))
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1
     except BaseException as error:  # nothing may return into the zygote's loop
@@ -128,9 +146,10 @@ def _child(request: dict[str, Any], out_fd: int | None, loader: Any, closing: li
 
 
 class _Zygote:
-    def __init__(self, control: socket.socket, loader: Any) -> None:
+    def __init__(self, control: socket.socket, loader: Any, template: Any = None) -> None:
         self.control = control
         self.loader = loader
+        self.template = template
         self.children: dict[int, int] = {}  # pid -> request id
         self.wake_read, self.wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
@@ -154,7 +173,13 @@ class _Zygote:
                 os.close(out_fd)
             return
         if pid == 0:
-            _child(request, out_fd, self.loader, [self.control.fileno(), self.wake_read, self.wake_write])
+            _child(
+                request,
+                out_fd,
+                self.loader,
+                self.template,
+                [self.control.fileno(), self.wake_read, self.wake_write],
+            )
         if out_fd is not None:
             os.close(out_fd)
         self.children[pid] = request["id"]
@@ -232,9 +257,10 @@ def main(argv: list[str]) -> int:
         return 1
     sandbox.STAGE_DIR.mkdir(parents=True, exist_ok=True)
     loader = _warm()
+    template = _template(loader)
     # The children never collect the zygote's objects: no copy-on-write faults, no GC work.
     gc.freeze()
-    _Zygote(control, loader).serve()
+    _Zygote(control, loader, template).serve()
     return 0
 
 
