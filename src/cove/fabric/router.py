@@ -123,15 +123,17 @@ class RouterReconciler:
         ]
         commands = [f"link del {name}" for name in stale]
         created: list[str] = []
+        fresh: set[str] = set()
         for name, attachment in wanted.items():
             eni_ns = self.names.eni(attachment.eni_id)
             if netns.create(eni_ns):
+                fresh.add(eni_ns)  # only lo inside: nothing to look up there
                 self.applied_enis.pop(eni_ns, None)
                 for key, value in _ENI_SYSCTLS.items():
                     netns.write_sysctl(eni_ns, key, value)
             if name not in links:
                 self.applied_enis.pop(eni_ns, None)
-                if "eth0" in _links(eni_ns):
+                if eni_ns not in fresh and "eth0" in _links(eni_ns):
                     netns.run(eni_ns, ["ip", "link", "del", "eth0"])
                 commands.append(f"link add {name} type veth peer name eth0 netns {eni_ns}")
                 created.append(name)
@@ -150,16 +152,20 @@ class RouterReconciler:
                 router_side += [f"address replace {gateway}/32 dev {name}", f"link set {name} up"]
             eni_ns = self.names.eni(attachment.eni_id)
             if self.applied_enis.get(eni_ns) != (attachment, gateway):
-                self._eni_side(attachment, subnets[attachment.subnet_id], gateway)
+                # A peer made just now is down, without addresses, its MAC random: known, not asked.
+                known = _Link({}, None, False) if name in created else None
+                self._eni_side(attachment, subnets[attachment.subnet_id], gateway, known)
                 self.applied_enis[eni_ns] = (attachment, gateway)
         if router_side:
             netns.run(namespace, ["ip", "-batch", "-"], input="\n".join(router_side) + "\n")
 
-    def _eni_side(self, attachment: EniAttachment, subnet_cidr: str, gateway: str) -> None:
+    def _eni_side(
+        self, attachment: EniAttachment, subnet_cidr: str, gateway: str, known: _Link | None = None
+    ) -> None:
         eni_ns = self.names.eni(attachment.eni_id)
         prefix = ipaddress.ip_network(subnet_cidr).prefixlen
         want = [a.split("/")[0] for a in attachment.addresses if ":" not in a]
-        detail = _link_detail(eni_ns, "eth0")
+        detail = known if known is not None else _link_detail(eni_ns, "eth0")
         have = detail.addresses
         commands = [f"address del {a}/{have[a]} dev eth0" for a in have if a not in want]
         commands += [f"address add {a}/{prefix} dev eth0" for a in want if a not in have]
