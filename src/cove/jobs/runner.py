@@ -103,9 +103,17 @@ class JobRun:
     def _now(self) -> datetime:
         return datetime.now(UTC)
 
-    def _secondary(self, status: str, message: str) -> None:
+    def _secondary(self, status: str, *messages: str) -> None:
+        """Enter `status` with each message in turn (the last one stays), in one transaction."""
         with self.deps.db.session() as session:
-            lifecycle.transition(session, self.job.arn, status, message, self._now())
+            for message in messages:
+                lifecycle.transition(session, self.job.arn, status, message, self._now())
+
+    def _attached(self, message: str) -> None:
+        """Record the instances' ENIs (for cleanup after a restart) with the next status message."""
+        with self.deps.db.session() as session:
+            lifecycle.set_runtime(session, self.job.arn, {"instances": [n.eni_id for n in self.nets]})
+            lifecycle.transition(session, self.job.arn, "Starting", message, self._now())
 
     def _finish(self, status: str, **extra: Any) -> None:
         with self.deps.db.session() as session:
@@ -172,9 +180,7 @@ class JobRun:
             vpc_config=self._vpc_config(),
             count=count,
         )
-        with self.deps.db.session() as session:
-            lifecycle.set_runtime(session, self.job.arn, {"instances": [n.eni_id for n in self.nets]})
-        self._secondary("Starting", "Preparing the instances for training")
+        self._attached("Preparing the instances for training")
         hosts = {n.host: n.address for n in self.nets}
         try:
             key = volume_key(self.deps.db, self.deps.key, self.job, volume_kms)
@@ -232,8 +238,11 @@ class JobRun:
         if peer_failure:
             self._fail(peer_failure)
             return
-        self._secondary("Training", "Downloading the training image")
-        self._secondary("Training", "Training image download completed. Training in progress.")
+        self._secondary(
+            "Training",
+            "Downloading the training image",
+            "Training image download completed. Training in progress.",
+        )
         codes = self._execute(image, itype)
         stopped = self._stop.is_set()
         self._upload_and_finish(codes, stopped)
