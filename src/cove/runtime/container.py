@@ -269,8 +269,9 @@ class Container:
         }
         spec_file = run_dir / "spec"
         spec_file.write_bytes(marshal.dumps(init_spec))
-        # The file itself (not -m: no package imports, no runpy) and no site: see init.py.
-        argv = [sys.executable, "-S", _INIT_FILE, str(spec_file)]
+        # The file itself (not -m: no package imports, no runpy) and no site: see init.py. -P: its
+        # directory (Cove's runtime modules) must not shadow the standard library it imports.
+        argv = [sys.executable, "-S", "-P", _INIT_FILE, str(spec_file)]
         return subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,

@@ -5,7 +5,7 @@ user's command and stays as its init: it forwards the stop signals, reaps orphan
 the command's status. PID 1's exit ends the PID namespace, so nothing the command started
 outlives it; the launcher reports that exit (128+N when PID 1 itself was killed by signal N).
 
-Run as `python -S <this file> <spec file>` (the spec: a marshal-encoded dict). Every container
+Run as `python -S -P <this file> <spec file>` (the spec: a marshal-encoded dict). Every container
 starts one, and on a busy host its start-up is CPU the jobs share: it imports only modules that
 load in microseconds (no json/re, pathlib, typing, contextlib or ctypes.util, no site), which
 brings a start from about 45 ms to about 15.
