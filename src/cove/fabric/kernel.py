@@ -87,8 +87,9 @@ class Fabric:
         # ENIs before routers: deleting a router namespace takes the veths with it anyway, but
         # an ENI namespace would otherwise outlive its VPC.
         stale = [n for n in self.owned() if n not in wanted]
+        if stale:
+            netns.kill_processes(*stale)  # one look through /proc for them all
         for namespace in sorted(stale, key=lambda n: "-vpc-" in n):
-            netns.kill_processes(namespace)
             if netns.remove(namespace):
                 removed.append(namespace)
             self._routers.applied_tables.pop(namespace, None)

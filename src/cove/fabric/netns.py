@@ -16,7 +16,7 @@ import os
 import socket
 import struct
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "identity",
     "kill_processes",
     "listing",
+    "processes_in",
     "remove",
     "run",
     "socket_in",
@@ -101,22 +102,62 @@ def _loopback_up(name: str) -> None:
         fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP))
 
 
+_MNT_DETACH = 2
+_EINVAL = 22
+
+
 def remove(name: str) -> bool:
-    """Delete the namespace (its veths go with it). True when something was removed."""
+    """Delete the namespace (its veths go with it). True when something was removed.
+
+    What `ip netns del` does (detach the bind mount that keeps the namespace, then the file),
+    without a process: the fabric removes one namespace per ENI of every job that ends."""
     if not exists(name):
         return False
-    result = subprocess.run(["ip", "netns", "del", name], capture_output=True, text=True)
-    if result.returncode != 0 and exists(name):
-        raise NamespaceError(f"ip netns del {name}: {result.stderr.strip()}")
+    path = NETNS_DIR / name
+    if _libc.umount2(str(path).encode(), _MNT_DETACH) != 0:
+        err = ctypes.get_errno()
+        if err != _EINVAL:  # EINVAL: not a mount point (any more): the file alone is left
+            raise NamespaceError(f"ip netns del {name}: {os.strerror(err)}")
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        if exists(name):
+            raise NamespaceError(f"ip netns del {name}: {error.strerror}") from error
     return True
 
 
-def kill_processes(name: str) -> list[int]:
-    """End the processes living in a Cove namespace (Cove started them: jobs, agents, servers)."""
-    if not exists(name):
-        return []
-    listed = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
-    pids = [int(p) for p in listed.stdout.split() if p.isdigit() and int(p) != os.getpid()]
+def processes_in(names: Iterable[str]) -> dict[str, list[int]]:
+    """The processes (not this one) whose network namespace is each of `names`, from one pass over
+    /proc, as `ip netns pids` finds them (a process's namespace is its main thread's)."""
+    wanted: dict[tuple[int, int], str] = {}
+    for name in names:
+        try:
+            st = os.stat(NETNS_DIR / name)
+        except OSError:
+            continue
+        wanted[(st.st_dev, st.st_ino)] = name
+    found: dict[str, list[int]] = {name: [] for name in wanted.values()}
+    if not wanted:
+        return found
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            st = os.stat(f"/proc/{entry}/ns/net")
+        except OSError:  # gone meanwhile, or a kernel thread
+            continue
+        owner = wanted.get((st.st_dev, st.st_ino))
+        if owner is not None:
+            found[owner].append(int(entry))
+    return found
+
+
+def kill_processes(*names: str) -> list[int]:
+    """End the processes living in Cove namespaces (Cove started them: jobs, agents, servers)."""
+    pids = [pid for listed in processes_in(names).values() for pid in listed]
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 9)
