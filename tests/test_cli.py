@@ -25,7 +25,17 @@ def test_env_prints_exports(tmp_path: Path) -> None:
 
 def test_doctor_reports_each_check() -> None:
     checks = {c.name: c for c in run_checks()}
-    assert {"python", "root", "ip", "nft", "conntrack", "netns", "fuse", "containers", "encrypted volumes"} <= set(checks)
+    assert {
+        "python",
+        "root",
+        "ip",
+        "nft",
+        "conntrack",
+        "netns",
+        "fuse",
+        "containers",
+        "encrypted volumes",
+    } <= set(checks)
     assert checks["python"].ok
     for check in checks.values():
         assert check.ok or check.fix, f"{check.name} fails without a fix hint"
