@@ -236,18 +236,48 @@ def _listener_specs(names: Names, state: DesiredState) -> set[ListenerSpec]:
                         (address,),
                     )
                 )
+    region_of = {vpc_id: scope.region for scope in state.scopes for vpc_id in scope.network.vpcs}
     for router in state.ruleset.vpcs:
         specs.add(ListenerSpec(names.router(router.vpc_id), 80, "credentials", address=CREDENTIALS_ADDRESS))
         for gateway in router.gateways:
             if gateway.kind == "gateway-endpoint":
-                specs.add(
-                    ListenerSpec(
-                        names.endpoint(gateway.gateway_id), 80, "endpoint", gateway.gateway_id, router.vpc_id
+                for port, tls in ((80, ()), (443, _public_names(region_of.get(router.vpc_id, "us-east-1")))):
+                    specs.add(
+                        ListenerSpec(
+                            names.endpoint(gateway.gateway_id),
+                            port,
+                            "endpoint",
+                            gateway.gateway_id,
+                            router.vpc_id,
+                            tls_names=tls,
+                        )
                     )
-                )
             elif gateway.kind == "igw":
                 specs.add(ListenerSpec(names.internet(), 80, "internet"))
+                regions = sorted(set(region_of.values()))
+                specs.add(
+                    ListenerSpec(
+                        names.internet(),
+                        443,
+                        "internet",
+                        tls_names=tuple(n for r in regions for n in _public_names(r)),
+                    )
+                )
     return specs
+
+
+def _public_names(region: str) -> tuple[str, ...]:
+    """The names AWS's public HTTPS endpoints answer to in a region, for the listeners' certificate:
+    regional service hosts, S3's virtual-hosted buckets and the global names of S3, STS and IAM."""
+    return (
+        f"*.{region}.amazonaws.com",
+        f"*.s3.{region}.amazonaws.com",
+        f"*.sagemaker.{region}.amazonaws.com",
+        "s3.amazonaws.com",
+        "*.s3.amazonaws.com",
+        "sts.amazonaws.com",
+        "iam.amazonaws.com",
+    )
 
 
 _HEALTH_PATHS = frozenset({"/health", "/_cove/health"})

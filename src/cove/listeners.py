@@ -44,8 +44,9 @@ class ListenerSpec:
     namespace: str
     port: int
     kind: str
-    """endpoint (gateway endpoint, HTTP) | interface (interface endpoint ENI, HTTPS) | internet |
-    credentials (the router's container credentials endpoint)"""
+    """endpoint (gateway endpoint) | interface (interface endpoint ENI, HTTPS) | internet |
+    credentials (the router's container credentials endpoint); endpoint and internet listeners
+    serve HTTP on 80 and, with `tls_names`, HTTPS on 443 as AWS's public endpoints do."""
     vpce_id: str | None = None
     vpc_id: str | None = None
     tls_names: tuple[str, ...] = ()
@@ -106,7 +107,7 @@ class _Running:
         self.spec = spec
         self.socket = netns.socket_in(spec.namespace, (spec.address, spec.port))
         factory = None
-        if spec.kind == "interface" and authority is not None:
+        if (spec.kind == "interface" or spec.tls_names) and authority is not None:
             context = authority.server_context(list(spec.tls_names), list(spec.tls_addresses))
 
             def factory(config: uvicorn.Config, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:

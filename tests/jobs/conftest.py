@@ -59,6 +59,21 @@ if mode == "fail":
     open(f"{ml}/output/failure", "w").write("the data had no label column")
     print("failing on purpose", file=sys.stderr, flush=True)
     sys.exit(2)
+if mode == "aws":
+    # boto3 with no endpoint or key configuration: credentials from 169.254.170.2, the default
+    # HTTPS endpoints through the VPC's paths, Cove's CA from AWS_CA_BUNDLE.
+    import boto3
+    seen = {}
+    for name, call in (
+        ("sts", lambda: boto3.client("sts").get_caller_identity()["Arn"]),
+        ("logs", lambda: len(boto3.client("logs").describe_log_groups()["logGroups"]) >= 0),
+        ("s3", lambda: sorted(o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket="jobs-data", Prefix="train/")["Contents"])[0]),
+    ):
+        try:
+            seen[name] = call()
+        except Exception as exc:
+            seen[name] = f"{type(exc).__name__}: {exc}"
+    report["aws"] = seen
 if mode == "checkpoints":
     ckpt = f"{ml}/checkpoints"
     before = sorted(os.listdir(ckpt))

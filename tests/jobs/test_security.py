@@ -4,6 +4,9 @@ running in Cove's service VPC (internet access, nothing in the user's account)."
 
 from __future__ import annotations
 
+import io
+import json
+import tarfile
 import time
 from pathlib import Path
 from typing import Any
@@ -130,3 +133,25 @@ def test_a_job_without_vpc_config_runs_in_the_service_vpc(
     after = {e["NetworkInterfaceId"] for e in ec2.describe_network_interfaces()["NetworkInterfaces"]}
     assert after == before  # the instances' ENIs were never the user's
     s3.head_object(Bucket=world["bucket"], Key="output/train-service-vpc/output/model.tar.gz")
+
+
+def test_boto3_inside_a_job_needs_no_configuration(
+    jobs_server: EmbeddedServer, world: dict[str, Any], algo_image: str
+) -> None:
+    sm, s3 = client(jobs_server, "sagemaker"), client(jobs_server, "s3")
+    request = training_request(world, "train-boto3-inside", algo_image, HyperParameters={"mode": "aws"})
+    del request["VpcConfig"]  # the service VPC: internet access, so every public endpoint is reachable
+    sm.create_training_job(**request)
+    done = wait_job(sm, "train-boto3-inside")
+    assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
+    body = s3.get_object(Bucket=world["bucket"], Key="output/train-boto3-inside/output/model.tar.gz")[
+        "Body"
+    ].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        member = tar.extractfile("algo-1.json")
+        assert member is not None
+        seen = json.loads(member.read())["aws"]
+    account = jobs_server.cove.account.account_id
+    assert seen["sts"] == f"arn:aws:sts::{account}:assumed-role/SageMakerExecution/SageMaker", seen
+    assert seen["logs"] is True, seen
+    assert seen["s3"] == "train/nested/extra.csv", seen
