@@ -10,6 +10,7 @@ directories on the host, not root filesystems.
 from __future__ import annotations
 
 import contextlib
+import functools
 import marshal
 import os
 import re
@@ -114,6 +115,18 @@ def available() -> str | None:
         return f"missing util-linux tool: {', '.join(missing)}"
     if cgroups.layout() is None:
         return "no cgroup filesystem with a memory controller is mounted under /sys/fs/cgroup"
+    return _cgroup_probe()
+
+
+@functools.cache
+def _cgroup_probe() -> str | None:
+    """Whether a container's cgroup with memory and CPU ceilings can really be made here (a cgroup
+    namespace or a delegated v2 subtree can refuse what the mounts promise). Asked once."""
+    try:
+        group = cgroups.Cgroup.create(f"probe-{os.getpid()}", cpus=1.0, memory_bytes=64 * 1024 * 1024)
+    except (cgroups.CgroupError, OSError) as exc:
+        return f"cannot make a container cgroup with memory and CPU ceilings: {exc}"
+    group.remove()
     return None
 
 
