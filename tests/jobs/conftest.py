@@ -74,6 +74,11 @@ if mode == "aws":
         except Exception as exc:
             seen[name] = f"{type(exc).__name__}: {exc}"
     report["aws"] = seen
+if mode == "scribble":
+    # The image is the container's own copy: writes work and stay with this instance.
+    here = os.path.dirname(os.path.realpath(sys.argv[0]))
+    open(os.path.join(here, "scribble.txt"), "w").write(report["host"])
+    report["scribbled"] = open(os.path.join(here, "scribble.txt")).read()
 if mode == "checkpoints":
     ckpt = f"{ml}/checkpoints"
     before = sorted(os.listdir(ckpt))

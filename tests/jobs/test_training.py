@@ -341,3 +341,21 @@ def test_a_bucket_policy_deny_fails_the_download_with_access_denied(
     reason = done["FailureReason"]
     assert reason.startswith("ClientError: Data download failed:") and "AccessDenied" in reason
     assert "explicit deny in a resource-based policy" in reason
+
+
+def test_a_job_writes_to_its_own_copy_of_the_image(
+    jobs_server: EmbeddedServer, world: dict[str, Any], algo_image: str
+) -> None:
+    sm, s3 = client(jobs_server, "sagemaker"), client(jobs_server, "s3")
+    sm.create_training_job(
+        **training_request(world, "train-scribble", algo_image, HyperParameters={"mode": "scribble"})
+    )
+    done = wait_job(sm, "train-scribble")
+    assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
+    report = json.loads(
+        _model_files(s3, world["bucket"], "output/train-scribble/output/model.tar.gz")["algo-1.json"]
+    )
+    assert report["scribbled"] == "algo-1"
+    assert jobs_server.cove.images is not None
+    image_dir = jobs_server.cove.images.resolve(algo_image).root
+    assert not (image_dir / "scribble.txt").exists()

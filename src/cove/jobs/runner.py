@@ -333,6 +333,7 @@ class JobRun:
                 cpus=cpus,
                 memory_bytes=memory,
                 workdir=image.workdir,
+                extra_mounts=(self._image_layer(image, instance),),
             )
             algorithm = Container.start(spec, output.line)
             instance.containers.append(algorithm)
@@ -375,6 +376,15 @@ class JobRun:
             except TransferFailed as exc:
                 self.continuous_failure = self.continuous_failure or str(exc)
         return [int(c) for c in codes if c is not None]
+
+    def _image_layer(self, image: Any, instance: Instance) -> Mount:
+        """The image as the container's own writable copy (a `pip install -r requirements.txt` by the
+        toolkit must not change the image for later jobs): an overlay whose writes stay with the
+        instance. Framework images are layered venvs, so the whole image directory is overlaid."""
+        root = Path(image.root).resolve()
+        images = self.deps.images.images_dir.resolve()
+        lower = images if root.is_relative_to(images) else root
+        return Mount(str(lower), str(lower), overlay=str(instance.directory / "image-layer"))
 
     def _upload_and_finish(self, codes: list[int], stopped: bool) -> None:
         succeeded = all(code == 0 for code in codes) and not stopped

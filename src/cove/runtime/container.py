@@ -81,6 +81,9 @@ class Mount:
     source: str
     target: str
     read_only: bool = False
+    overlay: str | None = None
+    """A host directory for an overlay's upper and work layers: the container then sees `source`
+    writable, its writes landing there, while `source` itself stays as it was (an image's files)."""
 
 
 @dataclass(frozen=True)
@@ -263,7 +266,12 @@ class Container:
             (run_dir / file_name).write_text(content)
         mounts = [asdict(mount) for mount in spec.mounts]
         mounts += [
-            {"source": str(run_dir / file_name), "target": f"/etc/{file_name}", "read_only": False}
+            {
+                "source": str(run_dir / file_name),
+                "target": f"/etc/{file_name}",
+                "read_only": False,
+                "overlay": None,
+            }
             for file_name in files
         ]
         init_spec = {

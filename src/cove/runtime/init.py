@@ -104,6 +104,22 @@ def bind(source: str, target: str, read_only: bool) -> None:
         _mount(source, where, _MS_BIND | _MS_REC | _MS_REMOUNT | _MS_RDONLY)
 
 
+def overlay(lower: str, target: str, layers: str) -> None:
+    """`lower` seen writable at `target`, the writes kept in `layers` (upper and work directories
+    on one filesystem). Where the kernel refuses an overlay (its upper layer on a filesystem that
+    cannot hold one), the directory is bound as it is instead."""
+    upper, work = os.path.join(layers, "upper"), os.path.join(layers, "work")
+    os.makedirs(upper, exist_ok=True)
+    os.makedirs(work, exist_ok=True)
+    where = _target(lower, target)
+    try:
+        _mount(
+            "overlay", where, 0, fstype="overlay", data=f"lowerdir={lower},upperdir={upper},workdir={work}"
+        )
+    except SetupError:
+        bind(lower, target, False)
+
+
 def loopback_up() -> None:
     sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
     try:
@@ -155,7 +171,10 @@ def setup(spec: dict[str, Any]) -> None:
         private_sys(spec["cgroup_mounts"])
         for mount in spec["mounts"]:
             step = f"mounting {mount['target']}"
-            bind(mount["source"], mount["target"], mount["read_only"])
+            if mount.get("overlay"):
+                overlay(mount["source"], mount["target"], mount["overlay"])
+            else:
+                bind(mount["source"], mount["target"], mount["read_only"])
         step = "setting the hostname"
         _socket.sethostname(spec["hostname"])
         # The container's memory ceiling should kill the workload, not its init (best effort:
