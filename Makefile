@@ -6,13 +6,27 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEBIAN_PACKAGES := iproute2 nftables conntrack fuse3 gocryptfs util-linux procps postgresql
 
-.PHONY: run test lint typecheck contracts unit system-deps install images clean bench
+SDK_VENV := .venv-sdk
+SDK_STAMP := $(SDK_VENV)/.installed
+# The SageMaker Python SDK the compatibility tests drive, unchanged, in a virtualenv of its own
+# (it pins its own numpy, pandas and boto3 ranges; Cove's environment stays as pyproject says).
+SAGEMAKER_SDK := sagemaker==2.257.7
+
+.PHONY: run test lint typecheck contracts unit system-deps install images sdk clean bench
 
 run: install images
 	$(VENV)/bin/cove run --state-dir .cove
 
-test: install images
+test: install images sdk
 	$(MAKE) lint typecheck contracts unit
+
+sdk: $(SDK_STAMP)
+
+$(SDK_STAMP): Makefile
+	$(PYTHON) -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SDK_VENV)/bin/python -m pip install --quiet '$(SAGEMAKER_SDK)'
+	touch $(SDK_STAMP)
 
 install: system-deps $(STAMP)
 
@@ -57,4 +71,4 @@ bench: install
 	$(PY) bench/api.py
 
 clean:
-	rm -rf $(VENV) .cove .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SDK_VENV) .cove .mypy_cache .ruff_cache

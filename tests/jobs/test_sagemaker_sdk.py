@@ -1,0 +1,106 @@
+"""The SageMaker Python SDK (v2), unchanged, against Cove: `Estimator.fit(logs="All")` in a private
+VPC, pointed at Cove only by AWS_ENDPOINT_URL and the account's keys. It uploads the source, creates
+the job, tails its CloudWatch logs until the end and reads the model's location, as it does on AWS."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cove.server import EmbeddedServer
+from tests.jobs.conftest import client
+
+pytestmark = pytest.mark.root
+
+SDK_PYTHON = Path(__file__).resolve().parents[2] / ".venv-sdk" / "bin" / "python"
+
+TRAIN = """
+import argparse, glob, os
+import joblib, pandas as pd
+from sklearn.linear_model import LogisticRegression
+parser = argparse.ArgumentParser()
+parser.add_argument("--reg", type=float, default=1.0)
+args = parser.parse_args()
+data = pd.concat(pd.read_csv(f) for f in glob.glob(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "*.csv")))
+model = LogisticRegression(C=args.reg).fit(data[["x"]], data["y"])
+print(f"accuracy={model.score(data[['x']], data['y']):.3f}", flush=True)
+joblib.dump(model, os.path.join(os.environ["SM_MODEL_DIR"], "model.joblib"))
+"""
+
+DRIVER = """
+import json, sys
+import sagemaker
+from sagemaker.sklearn.estimator import SKLearn
+args = json.loads(sys.argv[1])
+session = sagemaker.Session(default_bucket=args["bucket"])
+estimator = SKLearn(
+    entry_point="train.py", source_dir=args["source_dir"], role=args["role"], framework_version="1.2-1",
+    instance_type="ml.m5.large", instance_count=1, hyperparameters={"reg": 0.5}, sagemaker_session=session,
+    subnets=args["subnets"], security_group_ids=args["groups"], output_kms_key=args["key"],
+    metric_definitions=[{"Name": "train:accuracy", "Regex": "accuracy=([0-9.]+)"}],
+)
+estimator.fit({"train": args["data"]}, wait=True, logs="All")
+described = estimator.latest_training_job.describe()
+print("RESULT " + json.dumps({"model": estimator.model_data, "status": described["TrainingJobStatus"],
+                              "name": described["TrainingJobName"]}))
+"""
+
+
+@pytest.mark.skipif(not SDK_PYTHON.exists(), reason="the SDK's virtualenv (make sdk) is not there")
+def test_the_sagemaker_sdk_trains_in_a_private_vpc(
+    jobs_server: EmbeddedServer, world: dict[str, Any], tmp_path: Path
+) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.py").write_text(TRAIN)
+    s3 = client(jobs_server, "s3")
+    rows = "x,y\n" + "".join(f"{i},{int(i > 5)}\n" for i in range(12))
+    s3.put_object(Bucket=world["bucket"], Key="sdk/data/train.csv", Body=rows.encode())
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
+    )
+    account = jobs_server.cove.account
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "AWS_ENDPOINT_URL": jobs_server.endpoint_url,
+        "AWS_ACCESS_KEY_ID": account.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": account.secret_access_key,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
+        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config),
+    }
+    arguments = {
+        "bucket": world["bucket"],
+        "source_dir": str(source),
+        "role": world["role"],
+        "subnets": [world["subnets"]["private"]],
+        "groups": [world["group"]],
+        "key": world["key"],
+        "data": f"s3://{world['bucket']}/sdk/data/",
+    }
+    done = subprocess.run(
+        [str(SDK_PYTHON), "-c", DRIVER, json.dumps(arguments)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(done.stdout.split("RESULT ", 1)[1])
+    assert result["status"] == "Completed"
+    # The SDK tailed the job's CloudWatch stream: the script's own line came back through it.
+    assert "accuracy=1.000" in done.stdout
+    key = result["model"].split(f"s3://{world['bucket']}/", 1)[1]
+    head = s3.head_object(Bucket=world["bucket"], Key=key)
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == world["key"]
+    described = client(jobs_server, "sagemaker").describe_training_job(TrainingJobName=result["name"])
+    assert described["VpcConfig"]["Subnets"] == [world["subnets"]["private"]]
+    assert described["FinalMetricDataList"][0]["Value"] == 1.0
