@@ -204,3 +204,22 @@ def test_error_quoting_unprintable_input_still_parses(client: ClientFactory) -> 
         iam.create_role(RoleName=_name("nul"), AssumeRolePolicyDocument=TRUST, Description="bad\x00value")
     assert exc.value.response["Error"]["Code"] == "ValidationError"
     assert "bad\ufffdvalue" in exc.value.response["Error"]["Message"]
+
+
+def test_a_sagemaker_execution_role_passes_the_v3_sdks_role_check(client: ClientFactory) -> None:
+    """sagemaker-core's IamRoleResolver simulates these actions on the role before a training job
+    (ECR for the image, S3 and Logs); AmazonSageMakerFullAccess grants them, as on AWS."""
+    iam = client("iam")
+    name = _name("sm")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    iam.attach_role_policy(RoleName=name, PolicyArn="arn:aws:iam::aws:policy/AmazonSageMakerFullAccess")
+    results = iam.simulate_principal_policy(
+        PolicySourceArn=arn,
+        ActionNames=["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "logs:PutLogEvents", "s3:ListBucket"],
+    )["EvaluationResults"]
+    assert {r["EvalActionName"]: r["EvalDecision"] for r in results} == {
+        "ecr:GetAuthorizationToken": "allowed",
+        "ecr:BatchGetImage": "allowed",
+        "logs:PutLogEvents": "allowed",
+        "s3:ListBucket": "allowed",
+    }

@@ -35,8 +35,13 @@ def open_secret(key: RootKey, access_key_id: str, sealed: bytes) -> str:
 
 
 def _seed_managed_policies(session: Session) -> None:
-    existing = set(session.scalars(select(ManagedPolicy.name).where(ManagedPolicy.account_id.is_(None))))
+    existing = {
+        p.name: p for p in session.scalars(select(ManagedPolicy).where(ManagedPolicy.account_id.is_(None)))
+    }
     for name, (path, document) in AWS_MANAGED_POLICIES.items():
+        if name in existing and existing[name].document != document:
+            # AWS revises its managed policies in place; so does Cove, when a release changes one.
+            existing[name].document = document
         if name not in existing:
             session.add(
                 ManagedPolicy(

@@ -35,6 +35,13 @@ AWS_MANAGED_POLICIES: dict[str, tuple[str, str]] = {
                 "Action": [
                     "application-autoscaling:*",
                     "cloudwatch:*",
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:CreateRepository",
+                    "ecr:Describe*",
+                    "ecr:GetAuthorizationToken",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:StartImageScan",
                     "ec2:Describe*",
                     "ec2:CreateNetworkInterface",
                     "ec2:CreateNetworkInterfacePermission",
