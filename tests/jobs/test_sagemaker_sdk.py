@@ -51,7 +51,30 @@ print("RESULT " + json.dumps({"model": estimator.model_data, "status": described
 """
 
 
-@pytest.mark.skipif(not SDK_PYTHON.exists(), reason="the SDK's virtualenv (make sdk) is not there")
+def _sdk_env(server: EmbeddedServer, home: Path) -> dict[str, str]:
+    """Only the endpoint, the keys and the region, as a user's shell after `eval "$(cove env)"`; the
+    SDK's telemetry (a direct call to AWS) is turned off in its config file."""
+    config = home / "config.yaml"
+    config.write_text(
+        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
+    )
+    account = server.cove.account
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "AWS_ENDPOINT_URL": server.endpoint_url,
+        "AWS_ACCESS_KEY_ID": account.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": account.secret_access_key,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
+        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config),
+    }
+
+
+needs_sdk = pytest.mark.skipif(not SDK_PYTHON.exists(), reason="the SDK's virtualenv (make sdk) is not there")
+
+
+@needs_sdk
 def test_the_sagemaker_sdk_trains_in_a_private_vpc(
     jobs_server: EmbeddedServer, world: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -61,21 +84,7 @@ def test_the_sagemaker_sdk_trains_in_a_private_vpc(
     s3 = client(jobs_server, "s3")
     rows = "x,y\n" + "".join(f"{i},{int(i > 5)}\n" for i in range(12))
     s3.put_object(Bucket=world["bucket"], Key="sdk/data/train.csv", Body=rows.encode())
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
-    )
-    account = jobs_server.cove.account
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "AWS_ENDPOINT_URL": jobs_server.endpoint_url,
-        "AWS_ACCESS_KEY_ID": account.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": account.secret_access_key,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
-        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config),
-    }
+    env = _sdk_env(jobs_server, tmp_path)
     arguments = {
         "bucket": world["bucket"],
         "source_dir": str(source),
@@ -104,3 +113,73 @@ def test_the_sagemaker_sdk_trains_in_a_private_vpc(
     described = client(jobs_server, "sagemaker").describe_training_job(TrainingJobName=result["name"])
     assert described["VpcConfig"]["Subnets"] == [world["subnets"]["private"]]
     assert described["FinalMetricDataList"][0]["Value"] == 1.0
+
+
+PREPROCESS = """
+import glob, os, socket
+files = sorted(os.path.basename(p) for p in glob.glob("/opt/ml/processing/input/*.csv"))
+os.makedirs("/opt/ml/processing/output", exist_ok=True)
+open(f"/opt/ml/processing/output/{socket.gethostname()}.txt", "w").write(",".join(files))
+print(f"{socket.gethostname()} saw {len(files)} files", flush=True)
+"""
+
+PROCESS = """
+import json, sys
+import sagemaker
+from sagemaker.processing import ProcessingInput, ProcessingOutput
+from sagemaker.sklearn.processing import SKLearnProcessor
+from sagemaker.network import NetworkConfig
+args = json.loads(sys.argv[1])
+processor = SKLearnProcessor(
+    framework_version="1.2-1", role=args["role"], instance_type="ml.m5.large", instance_count=2,
+    sagemaker_session=sagemaker.Session(default_bucket=args["bucket"]),
+    network_config=NetworkConfig(subnets=args["subnets"], security_group_ids=args["groups"]),
+)
+processor.run(
+    code=args["code"],
+    inputs=[ProcessingInput(source=args["data"], destination="/opt/ml/processing/input",
+                            s3_data_distribution_type="ShardedByS3Key")],
+    outputs=[ProcessingOutput(source="/opt/ml/processing/output")],
+    wait=True, logs=True,
+)
+described = processor.jobs[-1].describe()
+print("RESULT " + json.dumps({"status": described["ProcessingJobStatus"],
+                              "output": described["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]}))
+"""
+
+
+@needs_sdk
+def test_the_sagemaker_sdk_runs_a_sharded_processing_job(
+    jobs_server: EmbeddedServer, world: dict[str, Any], tmp_path: Path
+) -> None:
+    s3 = client(jobs_server, "s3")
+    for part in range(4):
+        s3.put_object(Bucket=world["bucket"], Key=f"sdk/raw/part-{part}.csv", Body=b"x\n1\n")
+    code = tmp_path / "preprocess.py"
+    code.write_text(PREPROCESS)
+    arguments = {
+        "bucket": world["bucket"],
+        "role": world["role"],
+        "subnets": [world["subnets"]["private"]],
+        "groups": [world["group"]],
+        "code": str(code),
+        "data": f"s3://{world['bucket']}/sdk/raw/",
+    }
+    done = subprocess.run(
+        [str(SDK_PYTHON), "-c", PROCESS, json.dumps(arguments)],
+        capture_output=True,
+        text=True,
+        env=_sdk_env(jobs_server, tmp_path),
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(done.stdout.split("RESULT ", 1)[1])
+    assert result["status"] == "Completed"
+    assert "algo-1 saw 2 files" in done.stdout and "algo-2 saw 2 files" in done.stdout
+    prefix = result["output"].split(f"s3://{world['bucket']}/", 1)[1]
+    seen = {
+        key: s3.get_object(Bucket=world["bucket"], Key=f"{prefix}/{key}")["Body"].read().decode().split(",")
+        for key in ("algo-1.txt", "algo-2.txt")
+    }
+    assert sorted(seen["algo-1.txt"] + seen["algo-2.txt"]) == [f"part-{i}.csv" for i in range(4)]
