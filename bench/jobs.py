@@ -649,6 +649,8 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
 @contextmanager
 def cove_server(state: Path) -> Iterator[EmbeddedServer]:
     server = EmbeddedServer(Settings(state_dir=state, port=free_port(), fabric="on")).start()
+    if server.cove.jobs is not None and server.cove.jobs.deps.agents is not None:
+        ZYGOTES.append(server.cove.jobs.deps.agents.zygote().pid)
     try:
         yield server
     finally:
@@ -750,11 +752,27 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     return results
 
 
+ZYGOTES: list[int] = []
+"""The data agents' zygote: its agents are its children, not this process's, so their CPU is read
+from its /proc entry (its own and its reaped children's time)."""
+
+
+def _zygote_cpu() -> float:
+    total = 0.0
+    for pid in ZYGOTES:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def cpu_seconds(since: tuple[float, float] | None = None) -> tuple[float, float]:
     """CPU seconds (user + system) of this process (the server, its job runs, and this benchmark's
-    polling client) and of its reaped children (containers: init, data agents, algorithms)."""
+    polling client) and of its children (containers: init, algorithms; the zygote's data agents)."""
     own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    now = (own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime)
+    now = (own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime + _zygote_cpu())
     if since is None:
         return now
     return now[0] - since[0], now[1] - since[1]
