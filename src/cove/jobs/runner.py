@@ -129,7 +129,7 @@ class JobRun:
         try:
             self._run()
         except _Stopped:
-            self._end_stopped(uploaded=None)
+            self._end_stopped()
         except Exception as exc:  # the job must end, whatever broke
             log.exception("job %s failed inside Cove", self.job.name)
             self._finish(
@@ -404,7 +404,12 @@ class JobRun:
             upload_failure = self.continuous_failure or self._each(
                 lambda i, n: i.transfer(plans.processing_upload(self.request), "upload", self._agent_echo(i))
             )
-        artifacts = plans.model_artifacts(self.request, self.job.name) if self.kind == "training" else None
+        # ModelArtifacts names the model only once it is there.
+        artifacts = (
+            plans.model_artifacts(self.request, self.job.name)
+            if self.kind == "training" and upload_failure is None
+            else None
+        )
         final = [
             {"MetricName": m.name, "Value": m.value, "Timestamp": datetime.fromtimestamp(m.timestamp, UTC)}
             for m in self.scanner.last.values()
@@ -412,7 +417,6 @@ class JobRun:
         exit_message = self._exit_message() if self.kind == "processing" else None
         if stopped:
             self._end_stopped(
-                uploaded=upload_failure is None,
                 model_artifacts=artifacts,
                 final_metrics=final,
                 exit_message=exit_message,
@@ -473,7 +477,7 @@ class JobRun:
                 return error
         return None
 
-    def _end_stopped(self, uploaded: bool | None, **extra: Any) -> None:
+    def _end_stopped(self, **extra: Any) -> None:
         reason = self._stop_reason
         if reason == SHUTDOWN:
             self._fail(
