@@ -79,6 +79,18 @@ if mode == "scribble":
     here = os.path.dirname(os.path.realpath(sys.argv[0]))
     open(os.path.join(here, "scribble.txt"), "w").write(report["host"])
     report["scribbled"] = open(os.path.join(here, "scribble.txt")).read()
+if mode == "pipe":
+    # Pipe mode: read two epochs of the `train` channel from its named pipes.
+    epochs = []
+    for epoch in range(2):
+        path = f"{data}/train_{epoch}"
+        for _ in range(200):
+            if os.path.exists(path):
+                break
+            time.sleep(0.05)
+        with open(path, "rb") as pipe:
+            epochs.append(len(pipe.read()))
+    report["pipe_epochs"] = epochs
 if mode == "checkpoints":
     ckpt = f"{ml}/checkpoints"
     before = sorted(os.listdir(ckpt))

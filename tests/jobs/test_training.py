@@ -359,3 +359,21 @@ def test_a_job_writes_to_its_own_copy_of_the_image(
     assert jobs_server.cove.images is not None
     image_dir = jobs_server.cove.images.resolve(algo_image).root
     assert not (image_dir / "scribble.txt").exists()
+
+
+def test_pipe_mode_streams_each_epoch_through_a_named_pipe(
+    jobs_server: EmbeddedServer, world: dict[str, Any], algo_image: str
+) -> None:
+    sm, s3 = client(jobs_server, "sagemaker"), client(jobs_server, "s3")
+    request = training_request(world, "train-pipe", algo_image, HyperParameters={"mode": "pipe"})
+    request["AlgorithmSpecification"]["TrainingInputMode"] = "Pipe"
+    sm.create_training_job(**request)
+    done = wait_job(sm, "train-pipe")
+    assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
+    report = json.loads(
+        _model_files(s3, world["bucket"], "output/train-pipe/output/model.tar.gz")["algo-1.json"]
+    )
+    expected = sum(o["Size"] for o in s3.list_objects_v2(Bucket=world["bucket"], Prefix="train/")["Contents"])
+    assert report["pipe_epochs"] == [expected, expected]
+    # Pipe channels are streamed, not copied to the volume first.
+    assert report["channels"]["train"] == []

@@ -14,6 +14,7 @@ __all__ = [
     "download",
     "model_artifacts",
     "output_prefix",
+    "pipes",
     "processing_upload",
     "training_upload",
 ]
@@ -46,6 +47,7 @@ def download(kind: str, request: dict[str, Any], net: InstanceNet, count: int) -
                     "host_count": count,
                     "mode": channel.get("InputMode") or default_mode,
                     "compression": channel.get("CompressionType") or "None",
+                    "record_wrapper": channel.get("RecordWrapperType") or "None",
                 }
             )
         plan: dict[str, Any] = {"download": {"channels": channels}, **_context(request)}
@@ -80,6 +82,15 @@ def _context(request: dict[str, Any]) -> dict[str, Any]:
     """What the agent's messages name (the role in "No S3 objects found …"), and where it builds
     archives: on the instance's volume, not the host's /tmp."""
     return {"role_arn": request["RoleArn"], "scratch_dir": SCRATCH}
+
+
+def pipes(request: dict[str, Any], net: InstanceNet, count: int, stop_file: str) -> dict[str, Any] | None:
+    """The watch plan that streams a training job's Pipe-mode channels while it runs (None: none)."""
+    plan = download("training", request, net, count)
+    channels = [c for c in plan["download"]["channels"] if c["mode"] == "Pipe"]
+    if not channels:
+        return None
+    return {"download": {"channels": channels}, "watch": {"stop_file": stop_file}, **_context(request)}
 
 
 def output_prefix(request: dict[str, Any], job_name: str) -> str:

@@ -83,6 +83,8 @@ class JobRun:
         self._stop = threading.Event()
         self._stop_reason = "Stopped"
         self.continuous_failure: str | None = None
+        self.starved = False
+        """A Pipe channel's stream failed while the algorithm ran."""
         self.thread = threading.Thread(target=self._main, name=f"cove-job-{job.name}", daemon=True)
 
     # control
@@ -307,13 +309,21 @@ class JobRun:
             job_name=self.job.name,
             scanner=self.scanner,
         )
-        watchers: list[tuple[Instance, Runnable]] = []
+        watchers: list[tuple[Instance, Runnable, str]] = []
         stop_file = ".cove-scratch/stop-continuous"
         continuous = plans.continuous_outputs(self.kind, self.request, f"/opt/ml/{stop_file}")
-        if continuous is not None:
-            for instance in self.instances:
+        for instance in self.instances:
+            if continuous is not None:
                 agent = instance.start_agent(continuous, "continuous", self._agent_echo(instance), watch=True)
-                watchers.append((instance, agent))
+                watchers.append((instance, agent, "continuous"))
+            streams = (
+                plans.pipes(self.request, instance.net, len(self.instances), f"/opt/ml/{stop_file}")
+                if self.kind == "training"
+                else None
+            )
+            if streams is not None:
+                agent = instance.start_agent(streams, "pipes", self._agent_echo(instance), watch=True)
+                watchers.append((instance, agent, "pipes"))
         for instance in self.instances:
             output = InstanceOutput(
                 self.deps.db,
@@ -351,7 +361,10 @@ class JobRun:
             for output in self.outputs:
                 output.flush()
             telemetry.tick()
-            failed = any(c not in (None, 0) for c in codes)
+            # A Pipe channel that cannot be streamed ends the job (its algorithm would wait forever).
+            if any(label == "pipes" and agent.wait(0) not in (None, 0) for _, agent, label in watchers):
+                self.starved = True
+            failed = self.starved or any(c not in (None, 0) for c in codes)
             if not stopping and (self._stop.is_set() or failed or time.monotonic() > deadline):
                 if time.monotonic() > deadline and not self._stop.is_set():
                     self.request_stop("MaxRuntimeExceeded")
@@ -368,11 +381,11 @@ class JobRun:
         for output in self.outputs:
             output.flush()
         telemetry.tick(force=True)
-        for instance, _agent in watchers:
+        for instance, _agent, _label in watchers:
             (instance.opt_ml / stop_file).touch()
-        for instance, agent in watchers:
+        for instance, agent, label in watchers:
             try:
-                instance.finish_agent(agent, "continuous")
+                instance.finish_agent(agent, label)
             except TransferFailed as exc:
                 self.continuous_failure = self.continuous_failure or str(exc)
         return [int(c) for c in codes if c is not None]
@@ -425,7 +438,11 @@ class JobRun:
         if not succeeded:
             self._finish(
                 "Failed",
-                failure_reason=self._algorithm_error(codes),
+                failure_reason=(
+                    self.continuous_failure
+                    if self.starved and self.continuous_failure
+                    else self._algorithm_error(codes)
+                ),
                 secondary="Failed",
                 model_artifacts=artifacts,
                 final_metrics=final,

@@ -174,9 +174,16 @@ def _fetch(manager: TransferManager, objects: list[_Object], gunzip: bool = Fals
     return fetched
 
 
+def pipe_objects(client: Any, plan: Plan, channel: Channel) -> list[tuple[str, str]]:
+    """(bucket, key) of what a Pipe channel streams each epoch: this host's share, in key order."""
+    return [(o.bucket, o.key) for o in _channel_objects(client, plan, channel)]
+
+
 def download_all(client: Any, manager: TransferManager, plan: Plan, log: Any = print) -> Fetched:
     total = Fetched()
     for channel in plan.channels:
+        if channel.mode == "Pipe":
+            continue  # streamed while the algorithm runs (cove.runtime.pipes), not copied before
         Path(channel.local_dir).mkdir(parents=True, exist_ok=True)
         got = _fetch(manager, _channel_objects(client, plan, channel), gunzip=channel.compression == "Gzip")
         log(f"channel {channel.name}: {got.objects} objects, {got.bytes} bytes")

@@ -60,7 +60,8 @@ import boto3
 from botocore.config import Config
 from s3transfer.manager import TransferConfig, TransferManager  # type: ignore[import-untyped]
 
-from cove.runtime.downloads import download_all
+from cove.runtime.downloads import download_all, pipe_objects
+from cove.runtime.pipes import serve_pipes
 from cove.runtime.s3failures import TransferFailure
 from cove.runtime.transferplan import Plan, PlanError, Unsupported, load_plan
 from cove.runtime.uploads import Uploader
@@ -112,7 +113,15 @@ def run_plan(
             fetched = download_all(client, manager, plan, log)
             objects, size = fetched.objects, fetched.bytes
         uploader = Uploader(client, manager, plan)
-        if watch:
+        pipes = [c for c in plan.channels if c.mode == "Pipe"]
+        if watch and pipes:
+            stop_file = Path(plan.stop_file) if plan.stop_file else None
+            served = serve_pipes(client, [(c, pipe_objects(client, plan, c)) for c in pipes], stop_file, log)
+            failure = next((p.error for p in served if p.error is not None), None)
+            if failure is not None:
+                raise failure
+            log("pipes: " + ", ".join(f"{p.channel.name} {p.epochs} epochs" for p in served))
+        elif watch:
             stop = Path(plan.stop_file) if plan.stop_file else None
             while stop is None or not stop.exists():
                 uploader.run(final=False)

@@ -29,7 +29,7 @@ __all__ = [
 
 _DATA_TYPES = {"S3Prefix", "ManifestFile"}
 _DISTRIBUTIONS = {"FullyReplicated", "ShardedByS3Key"}
-_MODES = {"File", "FastFile"}
+_MODES = {"File", "FastFile", "Pipe"}
 _COMPRESSIONS = {"None", "Gzip"}
 
 
@@ -52,6 +52,7 @@ class Channel:
     host_count: int = 1
     mode: str = "File"
     compression: str = "None"
+    record_wrapper: str = "None"  # "RecordIO": each object one record (Pipe mode)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ def _channel(d: dict[str, Any]) -> Channel:
         host_count=int(d.get("host_count", 1)),
         mode=str(d.get("mode", "File")),
         compression=str(d.get("compression", "None")),
+        record_wrapper=str(d.get("record_wrapper", "None")),
     )
     if channel.s3_data_type not in _DATA_TYPES:
         raise Unsupported(
