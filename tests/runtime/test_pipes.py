@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import struct
 import threading
 import time
@@ -61,3 +62,40 @@ def test_each_epoch_streams_the_objects_and_an_early_close_moves_on(
         pipe.thread.join(timeout=10)
     assert pipe.error is None and pipe.epochs >= 3
     assert not list(tmp_path.glob("train_*"))  # no pipe is left behind
+
+
+def test_an_augmented_manifest_streams_one_record_per_attribute(
+    client: ClientFactory, tmp_path: Path
+) -> None:
+    s3 = client("s3")
+    s3.create_bucket(Bucket="pipe-manifest")
+    s3.put_object(Bucket="pipe-manifest", Key="img/a.jpg", Body=b"JPEG-A")
+    s3.put_object(Bucket="pipe-manifest", Key="img/b.jpg", Body=b"JPEG-B")
+    lines = [
+        {"source-ref": "s3://pipe-manifest/img/a.jpg", "label": 1, "note": "skip me"},
+        {"source-ref": "s3://pipe-manifest/img/b.jpg", "label": {"class": 0}},
+    ]
+    s3.put_object(
+        Bucket="pipe-manifest",
+        Key="train.manifest",
+        Body="\n".join(json.dumps(line) for line in lines).encode(),
+    )
+    channel = Channel(
+        name="train",
+        s3_uri="s3://pipe-manifest/train.manifest",
+        local_dir=str(tmp_path / "train"),
+        s3_data_type="AugmentedManifestFile",
+        mode="Pipe",
+        record_wrapper="RecordIO",
+        attribute_names=("source-ref", "label"),
+    )
+    stop = threading.Event()
+    pipe = PipeChannel(s3, channel, [], stop, lambda _: None)
+    pipe.thread.start()
+    try:
+        streamed = _read(tmp_path / "train_0")
+    finally:
+        stop.set()
+        pipe.thread.join(timeout=10)
+    assert pipe.error is None
+    assert streamed == recordio(b"JPEG-A") + recordio(b"1") + recordio(b"JPEG-B") + recordio(b'{"class": 0}')

@@ -48,6 +48,7 @@ def download(kind: str, request: dict[str, Any], net: InstanceNet, count: int) -
                     "mode": channel.get("InputMode") or default_mode,
                     "compression": channel.get("CompressionType") or "None",
                     "record_wrapper": channel.get("RecordWrapperType") or "None",
+                    "attribute_names": list(source.get("AttributeNames") or []),
                 }
             )
         plan: dict[str, Any] = {"download": {"channels": channels}, **_context(request)}

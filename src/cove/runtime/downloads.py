@@ -175,7 +175,10 @@ def _fetch(manager: TransferManager, objects: list[_Object], gunzip: bool = Fals
 
 
 def pipe_objects(client: Any, plan: Plan, channel: Channel) -> list[tuple[str, str]]:
-    """(bucket, key) of what a Pipe channel streams each epoch: this host's share, in key order."""
+    """(bucket, key) of what a Pipe channel streams each epoch: this host's share, in key order (an
+    augmented manifest's lines are read by the pipe itself)."""
+    if channel.s3_data_type == "AugmentedManifestFile":
+        return []
     return [(o.bucket, o.key) for o in _channel_objects(client, plan, channel)]
 
 

@@ -4,13 +4,15 @@ SageMaker creates ``/opt/ml/input/data/<channel>_0``; the algorithm opens it and
 (or closes it early), and the next epoch's pipe ``<channel>_1`` appears, and so on for as long as the
 job runs. Every epoch streams the channel's objects (this host's shard of them) in key order,
 gunzipped when the channel's CompressionType is Gzip, each wrapped as one RecordIO record when its
-RecordWrapperType is RecordIO.
+RecordWrapperType is RecordIO; an AugmentedManifestFile channel streams, for each JSON line, one
+RecordIO record per attribute in AttributeNames (a `…-ref` attribute's S3 object, else its value).
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import struct
 import threading
@@ -22,6 +24,7 @@ from typing import Any
 
 from cove.runtime import s3failures
 from cove.runtime.s3failures import DOWNLOAD, TransferFailure
+from cove.runtime.s3paths import parse_s3_uri
 from cove.runtime.transferplan import Channel
 
 __all__ = ["PipeChannel", "recordio", "serve_pipes"]
@@ -55,6 +58,7 @@ class PipeChannel:
         self.log = log
         self.epochs = 0
         self.error: TransferFailure | None = None
+        self._lines: list[dict[str, Any]] = []
         self.thread = threading.Thread(target=self._serve, name=f"pipe-{channel.name}", daemon=True)
 
     def _pipe(self, epoch: int) -> Path:
@@ -85,9 +89,40 @@ class PipeChannel:
         if inflate:
             yield inflate.flush()
 
+    def _manifest_lines(self) -> list[dict[str, Any]]:
+        """An augmented manifest's JSON lines, this host's share of them (ShardedByS3Key deals lines)."""
+        location = parse_s3_uri(self.channel.s3_uri)
+        text = b"".join(self._chunks(location.bucket, location.key)).decode()
+        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+        if self.channel.distribution == "ShardedByS3Key":
+            lines = lines[self.channel.host_index :: self.channel.host_count]
+        return lines
+
+    def _attribute(self, line: dict[str, Any], name: str) -> bytes:
+        """One record's payload: a `-ref` attribute names an S3 object, which is streamed; any other
+        is the attribute's value (text as is, anything else as JSON)."""
+        if name not in line:
+            raise TransferFailure(
+                f"ClientError: Data download failed:The attribute {name} is missing from a line of the "
+                f"augmented manifest {self.channel.s3_uri}.",
+                "augmented manifest",
+            )
+        value = line[name]
+        if name.endswith("-ref"):
+            location = parse_s3_uri(str(value))
+            return b"".join(self._chunks(location.bucket, location.key))
+        return value.encode() if isinstance(value, str) else json.dumps(value).encode()
+
     def _stream(self, fd: int) -> None:
         with os.fdopen(fd, "wb", buffering=0) as pipe:
             try:
+                if self.channel.s3_data_type == "AugmentedManifestFile":
+                    for line in self._lines:
+                        for name in self.channel.attribute_names:
+                            if self.stop.is_set():
+                                return
+                            pipe.write(recordio(self._attribute(line, name)))
+                    return
                 for bucket, key in self.objects:
                     if self.stop.is_set():
                         return
@@ -101,6 +136,8 @@ class PipeChannel:
 
     def _serve(self) -> None:
         try:
+            if self.channel.s3_data_type == "AugmentedManifestFile":
+                self._lines = self._manifest_lines()
             while not self.stop.is_set():
                 path = self._pipe(self.epochs)
                 path.parent.mkdir(parents=True, exist_ok=True)

@@ -38,7 +38,7 @@ class PlanError(ValueError):
 
 
 class Unsupported(PlanError):
-    """The plan asks for input the agent does not serve (AugmentedManifestFile, Pipe)."""
+    """The plan asks for input the agent does not serve (AugmentedManifestFile outside Pipe mode)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class Channel:
     mode: str = "File"
     compression: str = "None"
     record_wrapper: str = "None"  # "RecordIO": each object one record (Pipe mode)
+    attribute_names: tuple[str, ...] = ()  # AugmentedManifestFile: the attributes streamed per line
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,12 @@ def _channel(d: dict[str, Any]) -> Channel:
         mode=str(d.get("mode", "File")),
         compression=str(d.get("compression", "None")),
         record_wrapper=str(d.get("record_wrapper", "None")),
+        attribute_names=tuple(str(a) for a in d.get("attribute_names") or ()),
     )
-    if channel.s3_data_type not in _DATA_TYPES:
+    if channel.s3_data_type == "AugmentedManifestFile":
+        if channel.mode != "Pipe":
+            raise Unsupported(f"{where}: AugmentedManifestFile input is only supported in Pipe mode")
+    elif channel.s3_data_type not in _DATA_TYPES:
         raise Unsupported(
             f"{where}: S3DataType {channel.s3_data_type} is not supported by this platform (it needs Pipe mode)"
         )
