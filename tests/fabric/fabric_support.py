@@ -18,3 +18,10 @@ def fabric_available() -> bool:
 LIVE_PREFIXES: set[str] = set()
 """Namespace prefixes of servers shared for the whole session (tests/jobs) that are still up: the
 session-end leftover checks of other directories skip them (those servers check their own)."""
+
+
+def worker_tag(base: str) -> str:
+    """A fabric tag of this test process's own: xdist workers run a module's tests side by side, and a
+    shared tag would let one worker's set-up tear down the namespaces the other is probing."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    return f"{base}{worker}"

@@ -20,7 +20,7 @@ from cove.fabric.kernel import Fabric
 from cove.fabric.names import Names
 from cove.fabric.probe import Agent, Probe
 from cove.netmodel import Flow, compile_network, evaluate
-from tests.fabric.fabric_support import fabric_available
+from tests.fabric.fabric_support import fabric_available, worker_tag
 from tests.fabric.fabric_topologies import (
     ENIS,
     EXTERNAL,
@@ -44,7 +44,7 @@ DESTINATIONS = {eni_id: address for eni_id, (_, address) in ENIS.items()} | EXTE
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[tuple[Fabric, dict[str, Agent]]]:
-    fabric = Fabric(Names("tc01"))
+    fabric = Fabric(Names(worker_tag("tc")))
     fabric.teardown()
     agents: dict[str, Agent] = {}
     try:

@@ -41,7 +41,7 @@ from cove.netmodel import (
     Vpc,
     compile_network,
 )
-from tests.fabric.fabric_support import fabric_available
+from tests.fabric.fabric_support import fabric_available, worker_tag
 
 pytestmark = [pytest.mark.root, pytest.mark.skipif(not fabric_available(), reason="needs root and netns")]
 
@@ -185,7 +185,7 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    fabric = Fabric(Names("tsf1"))
+    fabric = Fabric(Names(worker_tag("tsf")))
     fabric.teardown()
     servers: list[EchoServer] = []
     try:
