@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import ssl
 import threading
 from collections.abc import Awaitable, Callable, Mapping
@@ -30,7 +31,15 @@ from cove.aws.context import SourceContext
 from cove.certs import CertificateAuthority
 from cove.fabric import netns
 
-__all__ = ["INTERNET_HOST_BODY", "ListenerSpec", "NamespaceListeners", "endpoint_source", "public_source"]
+__all__ = [
+    "INTERNET_HOST_BODY",
+    "ListenerSpec",
+    "NamespaceListeners",
+    "endpoint_source",
+    "public_source",
+    "s3_only",
+    "signed_service",
+]
 
 log = logging.getLogger("cove.listeners")
 
@@ -75,6 +84,47 @@ def endpoint_source(vpce_id: str, vpc_id: str) -> SourceFactory:
 
 def public_source(scope: Scope) -> SourceContext:
     return SourceContext(source_ip=_peer(scope), secure_transport=scope.get("scheme") == "https")
+
+
+_SCOPE = re.compile(
+    r"Credential=[^/,\s]+/\d{8}/[^/]+/([^/]+)/aws4_request|X-Amz-Credential=[^&]*?%2F([^%&]+)%2Faws4_request"
+)
+
+
+def signed_service(scope: Scope) -> str | None:
+    """The service a SigV4 request is signed for (header or presigned query), None when unsigned."""
+    headers = dict(scope.get("headers") or [])
+    text = (
+        headers.get(b"authorization", b"").decode("latin-1") + " " + scope.get("query_string", b"").decode()
+    )
+    found = _SCOPE.search(text)
+    return (found.group(1) or found.group(2)) if found else None
+
+
+def s3_only(service: AsgiApp) -> AsgiApp:
+    """A gateway endpoint is S3's: a request signed for another service is refused as S3 refuses a
+    credential scope that is not its own, rather than answered by that service."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        signed = signed_service(scope) if scope["type"] == "http" else None
+        if signed is None or signed == "s3":
+            await service(scope, receive, send)
+            return
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AuthorizationHeaderMalformed</Code>'
+            f"<Message>The authorization header is malformed; incorrect service &quot;{signed}&quot;. "
+            "This endpoint belongs to &quot;s3&quot;.</Message></Error>"
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 400,
+                "headers": [(b"content-type", b"application/xml"), (b"content-length", b"%d" % len(body))],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    return app
 
 
 def _internet(service: AsgiApp) -> AsgiApp:
@@ -165,6 +215,8 @@ class NamespaceListeners:
                     app = self._credentials_app
                 elif spec.kind in ("endpoint", "interface") and spec.vpce_id and spec.vpc_id:
                     app = self._make_app(endpoint_source(spec.vpce_id, spec.vpc_id))
+                    if spec.kind == "endpoint":
+                        app = s3_only(app)
                 else:
                     app = _internet(self._make_app(public_source))
                 try:
