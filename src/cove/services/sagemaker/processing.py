@@ -6,13 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cove.services.sagemaker import tagging
-from cove.services.sagemaker.errors import ValidationException, already_exists, not_found, not_stoppable
-from cove.services.sagemaker.lifecycle import ACTIVE_STATUSES, append_transition
-from cove.services.sagemaker.names import job_arn
+from cove.services.sagemaker.errors import ValidationException
+from cove.services.sagemaker.records import DEFAULT_MAX_RUNTIME, find_job, insert_job, request_stop
 from cove.services.sagemaker.tables import JobRecord
 from cove.services.sagemaker.validation import (
     PROCESSING_PREFIX,
@@ -20,7 +17,6 @@ from cove.services.sagemaker.validation import (
     check_s3_uri,
     check_unique,
     constraint,
-    preflight_warnings,
 )
 
 __all__ = [
@@ -31,17 +27,11 @@ __all__ = [
     "stop_processing_job",
 ]
 
-DEFAULT_MAX_RUNTIME = 86400
 _ECHOED = ("Environment", "NetworkConfig", "RoleArn", "ExperimentConfig")
 
 
 def find_processing_job(session: Session, account_id: str, region: str, name: str) -> JobRecord:
-    row = session.scalars(
-        select(JobRecord).where(JobRecord.arn == job_arn("processing", region, account_id, name))
-    ).first()
-    if row is None:
-        raise not_found()
-    return row
+    return find_job(session, "processing", account_id, region, name)
 
 
 def _check_local_path(path: str, local: str | None) -> None:
@@ -96,41 +86,18 @@ def _check(session: Session, p: dict[str, Any]) -> tuple[str, int]:
 def create_processing_job(
     session: Session, account_id: str, region: str, p: dict[str, Any], now: datetime
 ) -> JobRecord:
-    arn = job_arn("processing", region, account_id, p["ProcessingJobName"])
-    if session.scalars(select(JobRecord.id).where(JobRecord.arn == arn)).first() is not None:
-        raise already_exists("processing", arn)
-    instance_type, count = _check(session, p)
-    warnings = preflight_warnings(
+    vpc_config = (p.get("NetworkConfig") or {}).get("VpcConfig")
+    return insert_job(
         session,
-        account_id=account_id,
-        region=region,
-        vpc_config=(p.get("NetworkConfig") or {}).get("VpcConfig"),
-        instance_type=instance_type,
-        instance_count=count,
-        job="processing",
+        "processing",
+        account_id,
+        region,
+        p["ProcessingJobName"],
+        p,
+        now,
+        check=_check,
+        vpc_config=vpc_config,
     )
-    row = JobRecord(
-        kind="processing",
-        account_id=account_id,
-        region=region,
-        name=p["ProcessingJobName"],
-        arn=arn,
-        request={key: value for key, value in p.items() if key != "Tags"},
-        status="InProgress",
-        secondary_status=None,
-        transitions=[],
-        created=now,
-        last_modified=now,
-        runtime={},
-        stop_requested=False,
-        warnings=warnings,
-    )
-    # Kept for the reconciler's bookkeeping (start time); Describe does not show them.
-    append_transition(row, "Starting", "Starting the processing job", now)
-    session.add(row)
-    if p.get("Tags"):
-        tagging.add_tags(session, arn, p["Tags"])
-    return row
 
 
 def _inputs(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -204,11 +171,4 @@ def processing_summary(row: JobRecord) -> dict[str, Any]:
 
 def stop_processing_job(row: JobRecord, now: datetime) -> None:
     """InProgress → Stopping; the reconciler interrupts the containers and records Stopped."""
-    if row.status == "Stopping":
-        return
-    if row.status not in ACTIVE_STATUSES:
-        raise not_stoppable("processing", row.status)
-    append_transition(row, "Stopping", "Stopping the processing job", now)
-    row.status = "Stopping"
-    row.stop_requested = True
-    row.last_modified = now
+    request_stop(row, now)

@@ -6,25 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cove.services.sagemaker import tagging
-from cove.services.sagemaker.errors import ValidationException, already_exists, not_found, not_stoppable
-from cove.services.sagemaker.lifecycle import ACTIVE_STATUSES, append_transition, billable_seconds
-from cove.services.sagemaker.names import job_arn
+from cove.services.sagemaker.errors import ValidationException
+from cove.services.sagemaker.lifecycle import billable_seconds
+from cove.services.sagemaker.records import DEFAULT_MAX_RUNTIME, find_job, insert_job, request_stop
 from cove.services.sagemaker.tables import JobRecord
-from cove.services.sagemaker.validation import (
-    check_role,
-    check_s3_uri,
-    check_unique,
-    constraint,
-    preflight_warnings,
-)
+from cove.services.sagemaker.validation import check_role, check_s3_uri, check_unique, constraint
 from cove.services.sagemaker.views import parse_time, transitions_view
 
 __all__ = [
-    "DEFAULT_MAX_RUNTIME",
     "create_training_job",
     "describe_training_job",
     "find_training_job",
@@ -33,8 +24,6 @@ __all__ = [
     "update_training_job",
 ]
 
-DEFAULT_MAX_RUNTIME = 86400
-STARTING_MESSAGE = "Starting the training job"
 # The request members Describe echoes as given (defaults filled in below for the others).
 _ECHOED = (
     "RoleArn",
@@ -54,12 +43,7 @@ _ECHOED = (
 
 
 def find_training_job(session: Session, account_id: str, region: str, name: str) -> JobRecord:
-    row = session.scalars(
-        select(JobRecord).where(JobRecord.arn == job_arn("training", region, account_id, name))
-    ).first()
-    if row is None:
-        raise not_found()
-    return row
+    return find_job(session, "training", account_id, region, name)
 
 
 def _check(session: Session, p: dict[str, Any]) -> tuple[str, int]:
@@ -126,41 +110,17 @@ def _check(session: Session, p: dict[str, Any]) -> tuple[str, int]:
 def create_training_job(
     session: Session, account_id: str, region: str, p: dict[str, Any], now: datetime
 ) -> JobRecord:
-    arn = job_arn("training", region, account_id, p["TrainingJobName"])
-    if session.scalars(select(JobRecord.id).where(JobRecord.arn == arn)).first() is not None:
-        raise already_exists("training", arn)
-    instance_type, count = _check(session, p)
-    warnings = preflight_warnings(
+    return insert_job(
         session,
-        account_id=account_id,
-        region=region,
+        "training",
+        account_id,
+        region,
+        p["TrainingJobName"],
+        p,
+        now,
+        check=_check,
         vpc_config=p.get("VpcConfig"),
-        instance_type=instance_type,
-        instance_count=count,
-        job="training",
     )
-    request = {key: value for key, value in p.items() if key != "Tags"}
-    row = JobRecord(
-        kind="training",
-        account_id=account_id,
-        region=region,
-        name=p["TrainingJobName"],
-        arn=arn,
-        request=request,
-        status="InProgress",
-        secondary_status="Starting",
-        transitions=[],
-        created=now,
-        last_modified=now,
-        runtime={},
-        stop_requested=False,
-        warnings=warnings,
-    )
-    append_transition(row, "Starting", STARTING_MESSAGE, now)
-    session.add(row)
-    if p.get("Tags"):
-        tagging.add_tags(session, arn, p["Tags"])
-    return row
 
 
 def _channels(channels: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -241,15 +201,7 @@ def training_summary(row: JobRecord) -> dict[str, Any]:
 
 def stop_training_job(row: JobRecord, now: datetime) -> None:
     """InProgress → Stopping; the reconciler stops the containers and records Stopped."""
-    if row.status == "Stopping":
-        return
-    if row.status not in ACTIVE_STATUSES:
-        raise not_stoppable("training", row.status)
-    append_transition(row, "Stopping", "Stopping the training job", now)
-    row.status = "Stopping"
-    row.secondary_status = "Stopping"
-    row.stop_requested = True
-    row.last_modified = now
+    request_stop(row, now)
 
 
 def update_training_job(row: JobRecord, p: dict[str, Any], now: datetime) -> None:
