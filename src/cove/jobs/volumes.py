@@ -10,13 +10,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from cove.aws.context import Principal, RequestContext, SourceContext
+from cove.aws.context import RequestContext, SourceContext
 from cove.aws.errors import ServiceError
 from cove.db import Database
 from cove.keyring import RootKey
 from cove.services.iam.roles import find_role_by_arn
 from cove.services.kms.datakeys import generate_data_key
 from cove.services.sagemaker.lifecycle import JobRow
+from cove.services.sts.credentials import assumed_role_principal
 
 __all__ = ["VolumeKeyError", "volume_key"]
 
@@ -33,23 +34,12 @@ def volume_key(db: Database, root: RootKey, job: JobRow, key_id: str | None) -> 
         role = find_role_by_arn(session, role_arn)
         if role is None:
             raise VolumeKeyError(f"ClientError: The execution role {role_arn} does not exist.")
-        name = role_arn.rsplit("/", 1)[-1]
-        principal = Principal(
-            kind="assumed-role",
-            account_id=job.account,
-            arn=f"arn:aws:sts::{job.account}:assumed-role/{name}/SageMaker",
-            user_id=f"{role.id}:SageMaker",
-            name=name,
-            role_arn=role_arn,
-            role_id=role.id,
-            session_name="SageMaker",
-        )
         caller = RequestContext(
             request_id=str(uuid.uuid4()),
             region=job.region,
             service="sagemaker",
             operation="GenerateDataKey",
-            principal=principal,
+            principal=assumed_role_principal(role, "SageMaker"),
             source=SourceContext(source_ip="sagemaker.amazonaws.com"),
             now=datetime.now(UTC),
         )
