@@ -16,14 +16,18 @@ import boto3
 import httpx
 import pytest
 from botocore.config import Config
+from sqlalchemy import select
 
+from cove.db import Database
 from cove.fabric import netns
 from cove.fabric.names import Names, fabric_tag
+from cove.jobs.network import SERVICE_ACCOUNT_ID
 from cove.jobs.reconciler import RESTART_REASON
 from cove.jobs.runner import job_stem
 from cove.runtime import container, volume
 from cove.runtime.images import ImageRegistry
 from cove.server import free_port
+from cove.services.ec2.tables.topology import Address
 from cove.settings import Settings
 from tests.fabric.fabric_support import fabric_available
 from tests.jobs.conftest import IMAGE, build_world, training_request, wait_job, write_image
@@ -96,10 +100,15 @@ def test_a_job_left_running_by_a_killed_server_ends_cleanly_on_restart(state: Pa
         sm.create_training_job(
             **training_request(world, "train-orphan", IMAGE, HyperParameters={"mode": "sleep"})
         )
+        # And one in the service VPC, whose instance also holds an Elastic IP.
+        service_vpc = training_request(world, "train-orphan-svc", IMAGE, HyperParameters={"mode": "sleep"})
+        del service_vpc["VpcConfig"]
+        sm.create_training_job(**service_vpc)
         deadline = time.monotonic() + 60
-        while sm.describe_training_job(TrainingJobName="train-orphan")["SecondaryStatus"] != "Training":
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        for name in ("train-orphan", "train-orphan-svc"):
+            while sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] != "Training":
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
         time.sleep(1.0)
         eni_ids = [
             e["NetworkInterfaceId"]
@@ -116,9 +125,12 @@ def test_a_job_left_running_by_a_killed_server_ends_cleanly_on_restart(state: Pa
     second = Server(state, port)
     try:
         sm = second.client("sagemaker")
-        done = wait_job(sm, "train-orphan", timeout=60)
-        assert done["TrainingJobStatus"] == "Failed"
-        assert done["FailureReason"] == RESTART_REASON
+        for name in ("train-orphan", "train-orphan-svc"):
+            done = wait_job(sm, name, timeout=60)
+            assert done["TrainingJobStatus"] == "Failed"
+            assert done["FailureReason"] == RESTART_REASON
+        assert container.leftovers(f"{job_stem('train-orphan-svc')}-") == []
+        assert _service_addresses(state) == []
         assert container.leftovers(stem) == []
         assert volume.leftovers(jobs_dir) == []
         left = {
@@ -133,3 +145,15 @@ def test_a_job_left_running_by_a_killed_server_ends_cleanly_on_restart(state: Pa
             time.sleep(0.2)
     finally:
         second.end(signal.SIGTERM)
+
+
+def _service_addresses(state: Path) -> list[str]:
+    """Elastic IPs the service VPC's account still holds (a job's instance holds one while it runs)."""
+    db = Database(Settings(state_dir=state).db_url)
+    try:
+        with db.read() as session:
+            return list(
+                session.scalars(select(Address.allocation_id).where(Address.account_id == SERVICE_ACCOUNT_ID))
+            )
+    finally:
+        db.dispose()

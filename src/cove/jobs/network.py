@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,12 +22,22 @@ from cove.fabric.names import Names
 from cove.services.ec2 import gateways, interfaces, vpcs
 from cove.services.ec2.tables.topology import NetworkInterface, PrivateIp, Subnet, Vpc
 
-__all__ = ["SERVICE_ACCOUNT_ID", "InstanceNet", "JobNetwork"]
+__all__ = ["SERVICE_ACCOUNT_ID", "Attachment", "InstanceNet", "JobNetwork"]
 
 SERVICE_ACCOUNT_ID = "000000000000"
 """The account that owns the service VPC (SageMaker's own VPCs are in accounts users never see)."""
 
 _DESCRIPTION = "[DO NOT DELETE] ENI managed by SageMaker for {kind} job {name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """What `detach` removes, as the job's runtime record keeps it (a restarted server removes an
+    orphaned job's ENIs and Elastic IPs from it)."""
+
+    eni_id: str
+    account_id: str
+    allocation_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +51,10 @@ class InstanceNet:
     nameservers: tuple[str, ...]
     search: tuple[str, ...]
     allocation_id: str | None = None
+
+    @property
+    def attachment(self) -> Attachment:
+        return Attachment(self.eni_id, self.account_id, self.allocation_id)
 
 
 class JobNetwork:
@@ -143,19 +157,19 @@ class JobNetwork:
         self.wait_applied(15.0)
         return made
 
-    def detach(self, instances: list[InstanceNet], region: str) -> None:
+    def detach(self, attachments: Iterable[Attachment], region: str) -> None:
         """Remove the ENIs (and Elastic IPs of the service VPC). Idempotent."""
         owners = set()
         with self.db.session() as session:
-            for instance in instances:
-                owners.add(instance.account_id)
-                eni = session.get(NetworkInterface, instance.eni_id)
+            for attachment in attachments:
+                owners.add(attachment.account_id)
+                eni = session.get(NetworkInterface, attachment.eni_id)
                 if eni is not None:
                     interfaces.remove_network_interface(session, eni)
-                if instance.allocation_id:
+                if attachment.allocation_id:
                     try:
                         gateways.release_address(
-                            session, instance.account_id, region, {"AllocationId": instance.allocation_id}
+                            session, attachment.account_id, region, {"AllocationId": attachment.allocation_id}
                         )
                     except Exception:  # already gone: the goal is reached
                         pass

@@ -12,10 +12,9 @@ import logging
 import threading
 from datetime import UTC, datetime
 
+from cove.jobs.network import Attachment
 from cove.jobs.runner import SHUTDOWN, JobDeps, JobRun, job_stem
 from cove.runtime import container, volume
-from cove.services.ec2 import interfaces
-from cove.services.ec2.tables.topology import NetworkInterface
 from cove.services.sagemaker import lifecycle
 
 __all__ = ["RESTART_REASON", "JobReconciler"]
@@ -86,14 +85,8 @@ class JobReconciler:
     def _orphaned(self, job: lifecycle.JobRow) -> None:
         """A job this process never ran: remove what its instances left and end it."""
         log.warning("job %s was running when the server stopped; ending it", job.name)
-        eni_ids = list((job.runtime or {}).get("instances") or [])
-        with self.deps.db.session() as session:
-            for eni_id in eni_ids:
-                eni = session.get(NetworkInterface, eni_id)
-                if eni is not None:
-                    interfaces.remove_network_interface(session, eni)
-        if eni_ids:
-            self.deps.network.publish(job.account, job.region)
+        attachments = [Attachment(**a) for a in (job.runtime or {}).get("instances") or []]
+        self.deps.network.detach(attachments, job.region)
         directory = self.deps.state_dir / "jobs" / job.kind / job.name
         volume.gc(directory)
         container.gc(f"{job_stem(job.name)}-")

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -114,7 +114,9 @@ class JobRun:
     def _attached(self, message: str) -> None:
         """Record the instances' ENIs (for cleanup after a restart) with the next status message."""
         with self.deps.db.session() as session:
-            lifecycle.set_runtime(session, self.job.arn, {"instances": [n.eni_id for n in self.nets]})
+            lifecycle.set_runtime(
+                session, self.job.arn, {"instances": [asdict(n.attachment) for n in self.nets]}
+            )
             lifecycle.transition(session, self.job.arn, "Starting", message, self._now())
 
     def _finish(self, status: str, **extra: Any) -> None:
@@ -521,7 +523,7 @@ class JobRun:
             self.deps.credentials.unbind(token)
         if self.nets:
             try:
-                self.deps.network.detach(self.nets, self.region)
+                self.deps.network.detach([n.attachment for n in self.nets], self.region)
             except Exception:
                 log.exception("could not remove the ENIs of %s", self.job.name)
         self.deps.capacity.release(self.job.arn)
