@@ -132,8 +132,7 @@ def _job_leftovers(db: Database, state_dir: Path, everything: bool) -> list[str]
     a running server's jobs lose their instances)."""
     from sqlalchemy import select
 
-    from cove.jobs.runner import job_stem
-    from cove.runtime import container, volume
+    from cove.jobs.runner import remove_leftovers
     from cove.services.sagemaker.lifecycle import ACTIVE_STATUSES
     from cove.services.sagemaker.tables import JobRecord
 
@@ -142,6 +141,5 @@ def _job_leftovers(db: Database, state_dir: Path, everything: bool) -> list[str]
     removed: list[str] = []
     for kind, name, status in rows:
         if everything or status not in ACTIVE_STATUSES:
-            removed += container.gc(f"{job_stem(name)}-")
-            removed += [str(p) for p in volume.gc(state_dir.resolve() / "jobs" / kind / name)]
+            removed += remove_leftovers(state_dir, kind, name)
     return removed

@@ -13,8 +13,7 @@ import threading
 from datetime import UTC, datetime
 
 from cove.jobs.network import Attachment
-from cove.jobs.runner import SHUTDOWN, JobDeps, JobRun, job_stem
-from cove.runtime import container, volume
+from cove.jobs.runner import SHUTDOWN, JobDeps, JobRun, remove_leftovers
 from cove.services.sagemaker import lifecycle
 
 __all__ = ["RESTART_REASON", "JobReconciler"]
@@ -87,9 +86,7 @@ class JobReconciler:
         log.warning("job %s was running when the server stopped; ending it", job.name)
         attachments = [Attachment(**a) for a in (job.runtime or {}).get("instances") or []]
         self.deps.network.detach(attachments, job.region)
-        directory = self.deps.state_dir / "jobs" / job.kind / job.name
-        volume.gc(directory)
-        container.gc(f"{job_stem(job.name)}-")
+        remove_leftovers(self.deps.state_dir, job.kind, job.name)
         now = datetime.now(UTC)
         with self.deps.db.session() as session:
             if job.stop_requested:

@@ -30,14 +30,14 @@ from cove.jobs.peers import unreachable_peers
 from cove.jobs.telemetry import Telemetry
 from cove.jobs.volumes import VolumeKeyError, volume_key
 from cove.keyring import RootKey
-from cove.runtime import catalog
+from cove.runtime import catalog, container, volume
 from cove.runtime.container import Container, Mount
 from cove.runtime.images import ImageRegistry, UnknownImage, argv_for
 from cove.runtime.layout import processing_layout, read_exit_message, read_failure, training_layout
 from cove.services.sagemaker import lifecycle
 from cove.services.sts.container_credentials import ContainerCredentials
 
-__all__ = ["SHUTDOWN", "JobDeps", "JobRun", "job_stem"]
+__all__ = ["SHUTDOWN", "JobDeps", "JobRun", "job_directory", "job_stem", "remove_leftovers"]
 
 log = logging.getLogger("cove.jobs")
 
@@ -210,7 +210,7 @@ class JobRun:
             ]
             instance = Instance(
                 net=net,
-                directory=self.deps.state_dir / "jobs" / self.kind / self.job.name / net.host,
+                directory=job_directory(self.deps.state_dir, self.kind, self.job.name) / net.host,
                 hosts=hosts,
                 env=envs[0],
                 agent_env=envs[1],
@@ -357,9 +357,9 @@ class JobRun:
         codes: list[int | None] = [None] * len(containers)
         stopping = False
         while any(c is None for c in codes):
-            for index, container in enumerate(containers):
+            for index, running in enumerate(containers):
                 if codes[index] is None:
-                    codes[index] = container.wait(timeout=0.2 / len(containers))
+                    codes[index] = running.wait(timeout=0.2 / len(containers))
             for output in self.outputs:
                 output.flush()
             telemetry.tick()
@@ -527,6 +527,18 @@ class JobRun:
             except Exception:
                 log.exception("could not remove the ENIs of %s", self.job.name)
         self.deps.capacity.release(self.job.arn)
+
+
+def job_directory(state_dir: Path, kind: str, name: str) -> Path:
+    """Where a job's instances keep their volumes, agents' plans and image layers."""
+    return state_dir / "jobs" / kind / name
+
+
+def remove_leftovers(state_dir: Path, kind: str, name: str) -> list[str]:
+    """What a job's instances left behind when their server died: containers (with their cgroups and
+    processes) and volume mounts (wiped). Only for jobs no process is running."""
+    removed = container.gc(f"{job_stem(name)}-")
+    return removed + [str(p) for p in volume.gc(job_directory(state_dir.resolve(), kind, name))]
 
 
 def job_stem(name: str) -> str:
