@@ -43,7 +43,10 @@ def _warm() -> Any:
     """Import the agent and load the S3 model into a botocore loader the agents share (copy on
     write). Explicit keys and endpoint: building the client must not look for credentials or
     touch the network."""
-    import boto3  # noqa: F401
+    import encodings.idna  # noqa: F401  (a connection to a host name imports it on first use)
+
+    import boto3
+    import boto3.s3.inject  # noqa: F401  (the S3 client's upload/download methods)
     import botocore.session
 
     from cove.runtime import downloads, transfer, uploads  # noqa: F401
