@@ -10,6 +10,11 @@ crash between ``write`` and the transaction) is an orphan: ``sweep(live, older_t
 those and stale temp files, sparing anything younger than ``older_than_s`` so in-flight writes
 survive. ``with_keys`` gives the same store with another key source, without touching the disk.
 
+Group commit. ``write`` is ``stage`` (the temp file written and checked, nothing synced) followed
+by ``place([staged])``. A caller with many small writes in flight stages each and places them
+together: every blob's data is still synced before its rename, but the directory syncs are shared,
+and one thread does the waiting for all of them.
+
 File format. A 16-byte header (``COVEBLOB``, format version, 4-byte random nonce prefix), then the
 plaintext cut into fixed chunks (``chunk_size``, 1 MiB by default; only the last may be short, and
 an empty blob has one empty chunk), each sealed with AES-256-GCM as ciphertext + 16-byte tag. The
@@ -47,7 +52,7 @@ object is allowed).
 from __future__ import annotations
 
 from cove.storage.blobinfo import BlobInfo, multipart_etag
-from cove.storage.blobstore import DEFAULT_CHUNK_SIZE, BlobStore
+from cove.storage.blobstore import DEFAULT_CHUNK_SIZE, BlobStore, StagedBlob
 from cove.storage.encryption import Encryption, KeySource, KeySourceByMode, Mode, Sealer, SseS3KeySource
 from cove.storage.errors import BlobCorrupted, BlobNotFound, DigestMismatch, InvalidRange, StorageError
 
@@ -65,6 +70,7 @@ __all__ = [
     "Mode",
     "Sealer",
     "SseS3KeySource",
+    "StagedBlob",
     "StorageError",
     "multipart_etag",
 ]

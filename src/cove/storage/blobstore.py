@@ -22,7 +22,7 @@ from cove.storage.blobinfo import BlobInfo
 from cove.storage.encryption import Encryption, KeySource
 from cove.storage.errors import BlobCorrupted, BlobNotFound, DigestMismatch, InvalidRange
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "HEADER_SIZE", "TAG_SIZE", "BlobStore"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "HEADER_SIZE", "TAG_SIZE", "BlobStore", "StagedBlob"]
 
 DEFAULT_CHUNK_SIZE = 1 << 20
 TAG_SIZE = 16
@@ -133,6 +133,56 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class StagedBlob:
+    """A blob sealed but not placed yet: written to its temp file and still open there or, staged
+    ``in_memory``, held as its sealed bytes until ``place`` writes them. ``BlobStore.place`` makes
+    it durable and visible, ``BlobStore.discard`` drops it; ``info`` is what S3 records."""
+
+    __slots__ = ("_fd", "_finished", "_sealed", "dest", "info", "tmp")
+
+    def __init__(
+        self, info: BlobInfo, tmp: Path, dest: Path, *, fd: int = -1, sealed: bytes | None = None
+    ) -> None:
+        self.info = info
+        self.tmp = tmp
+        self.dest = dest
+        self._fd = fd
+        self._sealed = sealed
+        self._finished = False
+
+    def write_out(self) -> None:
+        """Write a blob held in memory to its temp file (not synced); nothing to do otherwise."""
+        if self._finished:
+            raise ValueError(f"blob {self.info.blob_id} was already placed or discarded")
+        if self._sealed is not None:
+            self._fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            sealed, self._sealed = self._sealed, None
+            _write_all(self._fd, sealed)
+
+    def sync(self) -> None:
+        """Make the data durable, then close the file; only once."""
+        self.write_out()
+        self._finished = True
+        try:
+            os.fsync(self._fd)
+        finally:
+            self.close()
+
+    def discard(self) -> None:
+        self._finished = True
+        self._sealed = None
+        self.close()
+        self.tmp.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()
+
+
 class BlobStore:
     """Blobs under ``root/blobs/ab/cd/<blob_id>``, staged in ``root/tmp/``. See the package docstring."""
 
@@ -190,6 +240,33 @@ class BlobStore:
         DigestMismatch and leaves nothing behind. The blob is durable when this returns.
         With ``sha256=False`` (and no expected SHA-256) the blob's ``sha256`` is None: hashing
         costs more than encrypting, and only some callers want it."""
+        staged = self.stage(
+            chunks,
+            encryption=encryption,
+            expected_md5=expected_md5,
+            expected_sha256=expected_sha256,
+            sha256=sha256,
+        )
+        (error,) = self.place([staged])
+        if error is not None:
+            raise error
+        return staged.info
+
+    def stage(
+        self,
+        chunks: Iterable[bytes],
+        *,
+        encryption: Encryption,
+        expected_md5: str | None = None,
+        expected_sha256: str | None = None,
+        sha256: bool = True,
+        in_memory: bool = False,
+    ) -> StagedBlob:
+        """``write`` short of durability: the blob is sealed (and its digests checked) into a temp
+        file nobody reads or, ``in_memory``, into memory, so that the calling thread (an event loop)
+        never waits on the file system: ``place`` writes it. ``place`` makes the blob durable and
+        visible, ``discard`` drops it; one of the two must follow (the sweep removes what a crash
+        leaves)."""
         blob_id = secrets.token_hex(16)
         key, wrapped, key_arn = self._keys.new_data_key(encryption)
         header = _HEADER.pack(_MAGIC, _VERSION, secrets.token_bytes(4))
@@ -199,21 +276,22 @@ class BlobStore:
         crc = 0
         size = 0
         tmp = self._tmp / f"{blob_id}.tmp"
-        dest = self.path(blob_id)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        sealed = [header]
+        fd = -1 if in_memory else os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
-            with open(fd, "wb", buffering=0, closefd=True) as out:
-                _write_all(out.fileno(), header)
-                for index, (chunk, final) in enumerate(
-                    _with_final_flag(_fixed_chunks(chunks, self._chunk_size))
-                ):
-                    md5.update(chunk)
-                    if sha is not None:
-                        sha.update(chunk)
-                    crc = zlib.crc32(chunk, crc)
-                    size += len(chunk)
-                    _write_all(out.fileno(), sealer.encrypt(index, final, chunk))
-                os.fsync(out.fileno())
+            if fd >= 0:
+                _write_all(fd, header)
+            for index, (chunk, final) in enumerate(_with_final_flag(_fixed_chunks(chunks, self._chunk_size))):
+                md5.update(chunk)
+                if sha is not None:
+                    sha.update(chunk)
+                crc = zlib.crc32(chunk, crc)
+                size += len(chunk)
+                piece = sealer.encrypt(index, final, chunk)
+                if fd >= 0:
+                    _write_all(fd, piece)
+                else:
+                    sealed.append(piece)
             sha_hex = sha.hexdigest() if sha is not None else None
             checks = [("md5", expected_md5, md5.hexdigest())]
             if sha_hex is not None:
@@ -221,11 +299,12 @@ class BlobStore:
             for algorithm, expected, actual in checks:
                 if expected is not None and expected.lower() != actual:
                     raise DigestMismatch(algorithm, expected, actual)
-            self._place(tmp, dest)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            if fd >= 0:
+                os.close(fd)
+                tmp.unlink(missing_ok=True)
             raise
-        return BlobInfo(
+        info = BlobInfo(
             blob_id=blob_id,
             size=size,
             md5=md5.hexdigest(),
@@ -237,17 +316,48 @@ class BlobStore:
             wrapped_key=base64.b64encode(wrapped).decode(),
             context=dict(encryption.context),
         )
+        if fd >= 0:
+            return StagedBlob(info, tmp, self.path(blob_id), fd=fd)
+        return StagedBlob(info, tmp, self.path(blob_id), sealed=b"".join(sealed))
 
-    @staticmethod
-    def _place(tmp: Path, dest: Path) -> None:
-        """Rename the synced temp file into its fan-out directory (made durable when the store
-        opened) and sync that directory, so the name is durable too. On failure nothing is left."""
-        os.replace(tmp, dest)
-        try:
-            _fsync_dir(dest.parent)
-        except BaseException:
-            dest.unlink(missing_ok=True)
-            raise
+    def place(self, staged: Sequence[StagedBlob]) -> list[BaseException | None]:
+        """Make staged blobs durable and visible together: sync each one's data and rename it into
+        its fan-out directory (made durable when the store opened), then sync each directory once,
+        so blobs sharing a directory share its sync. Returns each blob's error, None for those now
+        durable; a blob that failed leaves nothing behind."""
+        errors: list[BaseException | None] = [None] * len(staged)
+        # Every blob held in memory written before the first sync: their creations share its commit.
+        for i, blob in enumerate(staged):
+            try:
+                blob.write_out()
+            except BaseException as exc:
+                errors[i] = exc
+                blob.discard()
+        for i, blob in enumerate(staged):
+            if errors[i] is not None:
+                continue
+            try:
+                blob.sync()
+                os.replace(blob.tmp, blob.dest)
+            except BaseException as exc:
+                errors[i] = exc
+                blob.tmp.unlink(missing_ok=True)
+        directories: dict[Path, list[int]] = {}
+        for i, blob in enumerate(staged):
+            if errors[i] is None:
+                directories.setdefault(blob.dest.parent, []).append(i)
+        for directory, members in directories.items():
+            try:
+                _fsync_dir(directory)
+            except BaseException as exc:
+                for i in members:
+                    errors[i] = exc
+                    staged[i].dest.unlink(missing_ok=True)
+        return errors
+
+    def discard(self, staged: StagedBlob) -> None:
+        """Drop a staged blob that will not be placed."""
+        staged.discard()
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -260,10 +370,15 @@ class BlobStore:
         start, end = _resolve_range(info.size, start, end)
         return self._open(info, start, end)
 
-    def _open(self, info: BlobInfo, start: int, end: int) -> Iterator[bytes]:
+    def read_staged(self, staged: StagedBlob) -> Iterator[bytes]:
+        """The whole plaintext of a blob staged but not yet placed (a checksum only known late)."""
+        staged.write_out()
+        return self._open(staged.info, 0, staged.info.size, staged.tmp)
+
+    def _open(self, info: BlobInfo, start: int, end: int, path: Path | None = None) -> Iterator[bytes]:
         cs = info.chunk_size
         chunks = _chunk_count(info.size, cs)
-        fd = self._open_fd(info.blob_id)
+        fd = self._open_fd(info.blob_id) if path is None else os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             if os.fstat(fd).st_size != HEADER_SIZE + info.size + chunks * TAG_SIZE:
                 raise BlobCorrupted(f"blob {info.blob_id} has the wrong length")
