@@ -152,7 +152,15 @@ class GatewayApp:
         if isinstance(call, HttpResponse):
             response = call
         elif call.inline:
-            response = self.gateway.run(call)
+            started = self.gateway.start(call)
+            if isinstance(started, Future):
+                # A deferred output (a write waiting for its group commit): await it on the loop.
+                try:
+                    response = self.gateway.respond(call, await asyncio.wrap_future(started))
+                except Exception as exc:
+                    response = self.gateway.fail(call, exc)
+            else:
+                response = started
         else:
             # Writes may wait on database locks or fsync: keep the event loop free for other clients.
             response = await asyncio.get_running_loop().run_in_executor(_WORKERS, self.gateway.run, call)

@@ -9,6 +9,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -22,7 +23,7 @@ from cove.aws.context import Credential, Principal, RequestContext, SourceContex
 from cove.aws.errors import AccessDenied, InternalFailure, NotImplementedOperation, ServiceError
 from cove.aws.http import HttpRequest, HttpResponse
 from cove.aws.protocols.base import Codec
-from cove.aws.provider import Provider
+from cove.aws.provider import Output, Provider
 from cove.aws.router import protocol_for, service_for
 from cove.aws.validate import ProblemKind, validate, validation_error
 
@@ -95,7 +96,7 @@ class Call:
     codec: Codec
     operation: OperationModel
     params: dict[str, Any]
-    handler: Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
+    handler: Callable[[RequestContext, dict[str, Any]], Output]
     inline: bool
 
 
@@ -177,20 +178,43 @@ class Gateway:
                 denial = self.authorizer.authorize(ctx, action, provider.resource_arn(ctx, params))
                 if denial is not None:
                     raise _access_denied(denial, family, model)
-            inline = operation.name.startswith(_READS) and operation.name not in provider.blocking
+            inline = (
+                operation.name.startswith(_READS) and operation.name not in provider.blocking
+            ) or operation.name in provider.deferring
             return Call(trace, ctx, codec, operation, params, handler, inline)
         except Exception as exc:
             return self._fail(trace, exc)
 
     def run(self, call: Call) -> HttpResponse:
-        """The handler and the response; may block on the database, so the edge may run it in a thread."""
+        """The handler and the response; may block on the database, so the edge may run it in a
+        thread. A deferred output is waited for here."""
+        started = self.start(call)
+        if isinstance(started, Future):
+            try:
+                return self.respond(call, started.result())
+            except Exception as exc:
+                return self.fail(call, exc)
+        return started
+
+    def start(self, call: Call) -> HttpResponse | Future[dict[str, Any]]:
+        """The handler: the response, or the Future of a handler's deferred output for the edge to
+        wait for without holding a thread (then ``respond`` or ``fail``)."""
         try:
             output = call.handler(call.ctx, call.params)
+        except Exception as exc:
+            return self.fail(call, exc)
+        return output if isinstance(output, Future) else self.respond(call, output)
+
+    def respond(self, call: Call, output: dict[str, Any]) -> HttpResponse:
+        try:
             response = call.codec.serialize(call.operation, output, call.trace.request_id)
         except Exception as exc:
-            return self._fail(call.trace, exc)
+            return self.fail(call, exc)
         call.trace.log(response)
         return response
+
+    def fail(self, call: Call, exc: Exception) -> HttpResponse:
+        return self._fail(call.trace, exc)
 
     def _fail(self, trace: _Trace, exc: Exception) -> HttpResponse:
         if isinstance(exc, sigv4.AuthError):

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from cove.aws.context import RequestContext
 
-__all__ = ["Handler", "Provider", "operation"]
+__all__ = ["Handler", "Output", "Provider", "operation"]
 
-Handler = Callable[[Any, RequestContext, dict[str, Any]], dict[str, Any]]
-F = TypeVar("F", bound=Callable[..., dict[str, Any]])
+# A handler's output, or a Future of it: a handler that handed its slow part (an fsync) to a thread
+# of its own returns the Future, and the edge answers when it is done without holding a thread.
+Output = dict[str, Any] | Future[dict[str, Any]]
+Handler = Callable[[Any, RequestContext, dict[str, Any]], Output]
+F = TypeVar("F", bound=Callable[..., Output])
 
 
 def operation(name: str) -> Callable[[F], F]:
@@ -33,6 +37,10 @@ class Provider:
     # Operations named like reads (Get*/List*/Describe*/Head*) run on the event loop; name here the
     # ones that write or may block anyway, so they run in a worker thread.
     blocking: frozenset[str] = frozenset()
+    # Operations that write but run on the event loop all the same: their handlers do only quick
+    # work there and return a Future for the rest (S3's PutObject hands its fsyncs and commit to a
+    # group committer), saving two thread hops a request.
+    deferring: frozenset[str] = frozenset()
     _handlers: dict[str, Handler]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -45,9 +53,7 @@ class Provider:
                     handlers[name] = attr
         cls._handlers = handlers
 
-    def handler(
-        self, operation_name: str
-    ) -> Callable[[RequestContext, dict[str, Any]], dict[str, Any]] | None:
+    def handler(self, operation_name: str) -> Callable[[RequestContext, dict[str, Any]], Output] | None:
         fn = self._handlers.get(operation_name)
         if fn is None:
             return None
