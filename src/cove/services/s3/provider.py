@@ -14,6 +14,7 @@ import itertools
 import logging
 import secrets
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +33,7 @@ from cove.services.cloudtrail import events
 from cove.services.iam.authorizer import IamAuthorizer
 from cove.services.s3 import access, buckets, checksums, listing, objects, policies
 from cove.services.s3.chunked import ChunkedReader, is_aws_chunked
+from cove.services.s3.commits import Committer
 from cove.services.s3.conditions import NOT_MODIFIED, ByteRange, check_preconditions, parse_range
 from cove.services.s3.errors import (
     BadDigest,
@@ -57,6 +59,7 @@ from cove.storage import (
     DigestMismatch,
     KeySourceByMode,
     SseS3KeySource,
+    StagedBlob,
     multipart_etag,
 )
 from cove.storage import InvalidRange as BlobInvalidRange
@@ -128,6 +131,8 @@ class _Body:
         self.chunked: ChunkedReader | None = None
         self._bytes: bytes | None = None
         self._reader: Readable | None = None
+        # The edge read the whole payload (at most 1 MiB) before the handler ran.
+        self.in_memory = body is None or isinstance(body, bytes | bytearray)
         if body is None:
             self._bytes = b""
         elif isinstance(body, bytes | bytearray):
@@ -165,6 +170,8 @@ class S3Provider(Provider):
     self_authorized = frozenset(access.ACTIONS)
     # Decrypting may call KMS and read the disk: keep it off the event loop.
     blocking = frozenset({"GetObject"})
+    # PutObject stages its blob where it runs and leaves syncs and commit to the group committer.
+    deferring = frozenset({"PutObject"})
 
     def __init__(
         self,
@@ -181,6 +188,9 @@ class S3Provider(Provider):
         self.blob_root = blob_root
         self._sse_s3 = SseS3KeySource(key, blob_root / "sse-s3-master.key")
         self.blobs = BlobStore(blob_root, KeySourceByMode(self._sse_s3))
+        self.committer = Committer(db, self.blobs)
+        # SSE-KMS PutObjects: KMS makes each data key in a write transaction, never on the event loop.
+        self._kms_writers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="cove-s3-kms")
         self.min_part_size = MIN_PART_SIZE
         self.sweep(sweep_older_than_s)
 
@@ -254,47 +264,66 @@ class S3Provider(Provider):
         enc: ObjectEncryption,
         bucket: str,
         key: str,
+        **checks: Any,
+    ) -> tuple[BlobInfo, dict[str, str]]:
+        """``_stage`` and place the blob at once (durable when this returns)."""
+        staged, sums = self._stage(ctx, chunks, enc, bucket, key, **checks)
+        (error,) = self.blobs.place([staged])
+        if error is not None:
+            raise error
+        return staged.info, sums
+
+    def _stage(
+        self,
+        ctx: RequestContext,
+        chunks: Iterator[bytes],
+        enc: ObjectEncryption,
+        bucket: str,
+        key: str,
         *,
         expected_md5: str | None = None,
         claimed: dict[str, str] | None = None,
         body: _Body | None = None,
         algorithms: set[str] | None = None,
-    ) -> tuple[BlobInfo, dict[str, str]]:
-        """Write a blob and check every digest the client sent; returns it and its checksums."""
+    ) -> tuple[StagedBlob, dict[str, str]]:
+        """Stage a blob and check every digest the client sent; returns it and its checksums."""
         wanted = set(algorithms or ()) | set(claimed or {}) | {"CRC32"}
         hashers = checksums.hashers_for(wanted)
         store = self.store(ctx)
         try:
             with kms_errors():
-                info = store.write(
+                staged = store.stage(
                     checksums.tee(chunks, hashers) if hashers else chunks,
                     encryption=enc.encryption(bucket, key),
                     expected_md5=expected_md5,
                     sha256=False,
+                    # A body already in memory stays there: the file system is the committer's.
+                    in_memory=body is not None and body.in_memory,
                 )
         except DigestMismatch:
             raise BadDigest("The Content-MD5 you specified did not match what we received.") from None
-        claims = dict(claimed or {})
-        if body is not None:
-            trailers = body.trailer_checksums()
-            claims.update(trailers)
-            if set(trailers) - wanted:
-                # A trailer naming an algorithm not announced up front: compute it from the blob.
-                wanted |= set(trailers)
-        actual = checksums.from_blob(info, hashers, wanted)
-        missing = {alg for alg in claims if alg not in actual}
-        if missing:
-            actual.update(self._recompute(store, info, missing))
         try:
+            claims = dict(claimed or {})
+            if body is not None:
+                trailers = body.trailer_checksums()
+                claims.update(trailers)
+                if set(trailers) - wanted:
+                    # A trailer naming an algorithm not announced up front: compute it from the blob.
+                    wanted |= set(trailers)
+            actual = checksums.from_blob(staged.info, hashers, wanted)
+            missing = {alg for alg in claims if alg not in actual}
+            if missing:
+                actual.update(self._recompute(store.read_staged(staged), staged.info, missing))
             checksums.verify(claims, actual)
-        except ServiceError:
-            self.blobs.delete(info.blob_id)
+        except BaseException:
+            self.blobs.discard(staged)
             raise
-        return info, actual
+        return staged, actual
 
-    def _recompute(self, store: BlobStore, info: BlobInfo, algorithms: set[str]) -> dict[str, str]:
+    @staticmethod
+    def _recompute(plaintext: Iterator[bytes], info: BlobInfo, algorithms: set[str]) -> dict[str, str]:
         hashers = checksums.hashers_for(algorithms)
-        for chunk in store.read(info):
+        for chunk in plaintext:
             for hasher in hashers.values():
                 hasher.update(chunk)
         return checksums.from_blob(info, hashers, algorithms)
@@ -441,7 +470,9 @@ class S3Provider(Provider):
     # -- objects -----------------------------------------------------------------------------------
 
     @operation("PutObject")
-    def put_object(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
+    def put_object(self, ctx: RequestContext, p: dict[str, Any]) -> Future[Out]:
+        """Runs on the event loop for bodies held in memory (``deferring``): the bucket read, the
+        decision and the staging are quick; the syncs and the commit go to the group committer."""
         name, key = p["Bucket"], p["Key"]
         with self.db.engine.connect() as conn:
             bucket = buckets.bucket_view(conn, name)
@@ -450,10 +481,16 @@ class S3Provider(Provider):
             self._authorize(conn, ctx, bucket, name, key, extra=_sse_keys(enc, p))
             if p.get("IfNoneMatch") or p.get("IfMatch"):
                 self._write_conditions(conn, name, key, p)
+        if enc.mode == "aws:kms":
+            return self._kms_writers.submit(lambda: self._put(ctx, p, enc).result())
+        return self._put(ctx, p, enc)
+
+    def _put(self, ctx: RequestContext, p: dict[str, Any], enc: ObjectEncryption) -> Future[Out]:
+        name, key = p["Bucket"], p["Key"]
         tags = _parse_tagging(p.get("Tagging"))
         body = _Body(p.get("Body"), p.get("ContentEncoding"))
         algorithm = p.get("ChecksumAlgorithm")
-        info, sums = self._write(
+        staged, sums = self._stage(
             ctx,
             body.chunks(),
             enc,
@@ -464,6 +501,7 @@ class S3Provider(Provider):
             body=body,
             algorithms={str(algorithm).upper()} if algorithm else None,
         )
+        info = staged.info
         row = {
             "bucket": name,
             "key": key,
@@ -486,11 +524,9 @@ class S3Provider(Provider):
                 self._write_conditions(conn, name, key, p)
             return objects.replace_object(conn, row)
 
-        replaced = self._commit_row([info.blob_id], commit)
-        self._delete_blobs(replaced)
         out: Out = {"ETag": info.etag, **objects.sse_view(enc.mode, info.kms_key_arn, enc.bucket_key_enabled)}
         out.update(self._checksum_members(sums, p, body))
-        return out
+        return self.committer.submit(staged, commit, out)
 
     @staticmethod
     def _checksum_members(sums: dict[str, str], p: dict[str, Any], body: _Body | None) -> Out:
