@@ -99,6 +99,11 @@ if mode == "checkpoints":
     open(f"{ckpt}/epoch-1.ckpt", "w").write("one")
     time.sleep(2.5)
     open(f"{ckpt}/epoch-2.ckpt", "w").write("seen " + before[0].split(".")[0])
+if mode == "bigmodel":
+    # An incompressible model, so that packing and uploading it takes a while.
+    with open(f"{ml}/model/weights.bin", "wb") as f:
+        for _ in range(int(hp.get("size_mb", "64"))):
+            f.write(os.urandom(1 << 20))
 if mode == "marker":
     open(f"{ml}/model/secret.txt", "w").write("COVE-SECRET-MARKER " * 1000)
     mode = "sleep"

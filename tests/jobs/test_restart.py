@@ -147,6 +147,83 @@ def test_a_job_left_running_by_a_killed_server_ends_cleanly_on_restart(state: Pa
         second.end(signal.SIGTERM)
 
 
+BIG_INPUT_MB = 384
+
+
+@pytest.mark.parametrize("phase", ["Downloading", "Uploading"])
+def test_a_server_killed_while_a_job_moves_data_ends_the_job_cleanly(
+    state: Path, tmp_path: Path, phase: str
+) -> None:
+    """The data agent dies with the server mid-transfer: on restart the job fails with the restart
+    reason, nothing of its instance is left, and no half-written model object appears in S3."""
+    port = free_port()
+    name = f"train-killed-{phase.lower()}"
+    first = Server(state, port)
+    try:
+        world = build_world(first.client)
+        write_image(ImageRegistry(Settings().image_dir, state / "images.json"), tmp_path)
+        if phase == "Downloading":
+            # One large object: the download takes long enough to be seen under way.
+            chunk = os.urandom(1 << 20)
+            first.client("s3").upload_fileobj(
+                _Repeated(chunk, BIG_INPUT_MB), world["bucket"], "big/input.bin"
+            )
+            request = training_request(world, name, IMAGE)
+            request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] = (
+                f"s3://{world['bucket']}/big/"
+            )
+        else:
+            request = training_request(
+                world, name, IMAGE, HyperParameters={"mode": "bigmodel", "size_mb": "192"}
+            )
+        sm = first.client("sagemaker")
+        sm.create_training_job(**request)
+        deadline = time.monotonic() + 90
+        while (seen := sm.describe_training_job(TrainingJobName=name))["SecondaryStatus"] != phase:
+            assert seen["TrainingJobStatus"] == "InProgress", f"{name} ended before {phase}: {seen}"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        first.end(signal.SIGKILL)
+    stem = f"{job_stem(name)}-"
+    second = Server(state, port)
+    try:
+        sm = second.client("sagemaker")
+        done = wait_job(sm, name, timeout=60)
+        assert done["TrainingJobStatus"] == "Failed"
+        assert done["FailureReason"] == RESTART_REASON
+        assert phase in [t["Status"] for t in done["SecondaryStatusTransitions"]]
+        assert container.leftovers(stem) == []
+        assert volume.leftovers(state.resolve() / "jobs") == []
+        listed = second.client("s3").list_objects_v2(Bucket=world["bucket"], Prefix=f"output/{name}/")
+        assert listed.get("KeyCount", 0) == 0, listed.get("Contents")
+        assert not [n for n in netns.listing() if Names(fabric_tag(state)).owns(n) and "-eni-" in n], (
+            "the job's ENI namespace is still there"
+        )
+    finally:
+        second.end(signal.SIGTERM)
+
+
+class _Repeated:
+    """A file-like object of `count` copies of `chunk` (an upload without the bytes in memory)."""
+
+    def __init__(self, chunk: bytes, count: int) -> None:
+        self.chunk, self.left = chunk, count
+        self.pending = b""
+
+    def read(self, size: int = -1) -> bytes:
+        out = bytearray()
+        while size < 0 or len(out) < size:
+            if not self.pending:
+                if not self.left:
+                    break
+                self.pending, self.left = self.chunk, self.left - 1
+            take = len(self.pending) if size < 0 else min(size - len(out), len(self.pending))
+            out += self.pending[:take]
+            self.pending = self.pending[take:]
+        return bytes(out)
+
+
 def _service_addresses(state: Path) -> list[str]:
     """Elastic IPs the service VPC's account still holds (a job's instance holds one while it runs)."""
     db = Database(Settings(state_dir=state).db_url)
