@@ -310,6 +310,40 @@ def test_nacl_deny_cuts_an_established_connection(lab: Lab) -> None:
         assert not echoes(sock, b"after"), "a network ACL is stateless: it cuts at once"
 
 
+def test_nacl_deny_of_the_replies_cuts_an_established_connection(lab: Lab) -> None:
+    """Both directions of the flow have passed the NACLs (the router remembers that in the flow's
+    conntrack mark): an outbound entry of the server's subnet that drops the replies still cuts it."""
+    lab.apply(Rules(server_in=(tcp_from("10.9.1.0/24"),)))
+    with connection(lab.ns(CLIENT[0]), SERVER[1], TCP_PORT) as sock:
+        assert echoes(sock, b"before") and echoes(sock, b"again")
+        deny = (NaclEntry(10, True, NaclAction.DENY, "tcp", "10.9.1.0/24", (1024, 65535)),)
+        lab.apply(Rules(server_in=(tcp_from("10.9.1.0/24"),), server_acl=deny))
+        assert not echoes(sock, b"after"), "the replies meet the new outbound entry"
+
+
+def test_nacl_flap_cuts_then_lets_the_same_connection_go_on(lab: Lab) -> None:
+    """Stateless both ways: the deny cuts the open connection; once the ACL is as before, the same
+    connection carries on (the data held back is retransmitted) without a new handshake."""
+    rules = Rules(server_in=(tcp_from("10.9.1.0/24"),))
+    lab.apply(rules)
+    with connection(lab.ns(CLIENT[0]), SERVER[1], TCP_PORT) as sock:
+        assert echoes(sock, b"before")
+        deny = (NaclEntry(10, False, NaclAction.DENY, "tcp", "10.9.1.0/24", (TCP_PORT, TCP_PORT)),)
+        lab.apply(Rules(server_in=rules.server_in, server_acl=deny))
+        assert not echoes(sock, b"held")
+        lab.apply(rules)
+        sock.settimeout(4 * WAIT)  # until the next retransmission of "held"
+        received = b""
+        with contextlib.suppress(TimeoutError):
+            while len(received) < len(b"held") and (chunk := sock.recv(1024)):
+                received += chunk
+        assert received == b"held"
+        sock.settimeout(WAIT)
+        assert echoes(sock, b"after")
+        lab.apply(Rules(server_in=rules.server_in, server_acl=deny))
+        assert not echoes(sock, b"cut again")
+
+
 def test_nat_gateway_flows_are_tracked_internet_gateway_flows_are_not(lab: Lab) -> None:
     """The same all-open rules at two ENIs: through the NAT gateway the flow is tracked and
     survives; through the internet gateway (public IP) it is untracked and is cut."""

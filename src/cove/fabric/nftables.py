@@ -10,13 +10,26 @@ forward chain does, in order:
    the final `*` rule log and drop. NACLs are evaluated on every packet, so a NACL chain does
    not try its rules one by one: one interval-map lookup on the address sends the packet to a
    chain holding, in their order, only the rules whose CIDR contains that address
-   (`_address_classes`).
+   (`_address_classes`), or straight back when the first of them allows everything.
 2. Security groups, stateful: the sending ENI's egress chain for packets that open a flow, then
    (after the receiving subnet's NACL) `ct state established,related accept`, then the receiving
    ENI's ingress chain; a matching allow rule `return`s, the end of the chain logs and drops
    (`<eni>|sg-<dir>|implicit`). Security-group rules only ever allow, so their order does not
    matter: the CIDR rules are matched by a few set lookups (`_Split`) rather than one nft rule
    each, which keeps a new connection's cost and the table's load time flat in the rule count.
+
+The NACL verdict of an established flow's packet is remembered in its conntrack mark, so that
+the packets after a flow's first in each direction skip the lookups while getting the verdict the
+chains would give them. What a NACL chain decides depends only on what conntrack keys a flow by
+(protocol, addresses, ports, ICMP type and code) and on the interfaces in and out (the subnets),
+all fixed for one direction of one flow, and on the table's contents. So the mark holds a
+generation, a digest of the rendered table (`_generation`), and a bit per direction: "a packet of
+this direction passed both NACL stages under this table". The first rule of the forward chain
+accepts an established packet whose mark has this table's generation and both bits, which is
+exactly the verdict the NACL chains and then `ct state established accept` would reach. Any
+change to the table (a NACL entry, an association, an interface) changes the generation in the
+same atomic replace, so the next packet of every flow meets the new NACL chains: a NACL change
+cuts an established flow at once. Related packets (ICMP errors) never use or set the mark.
 
 The input chain guards the router itself: only the exempt services (Amazon DNS at VPC+2 and
 169.254.169.253, the credentials endpoint) answer there; they are exempt from NACLs and security
@@ -44,6 +57,14 @@ __all__ = ["CREDENTIALS_ADDRESS", "render_table", "set_name"]
 
 CREDENTIALS_ADDRESS = "169.254.170.2"
 _PROTOCOL_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "ipv6-icmp"}
+
+_NACL_PASSED = "nacl_passed"
+"""The chain that records in the conntrack mark that a packet passed the NACL stages."""
+_ORIGINAL, _REPLY = 0x1, 0x2
+"""Conntrack mark bits: a packet of this direction passed the NACL stages (the rest of the mark
+is the table's generation)."""
+_GENERATION, _PASSED = "@generation@", "@passed@"
+"""Placeholders for the generation, and for the mark of a flow that passed both ways under it."""
 
 
 def set_name(component_id: str) -> str:
@@ -135,20 +156,25 @@ def _nacl_chain(chain: NaclChain) -> list[str]:
     name = _chain(chain.network_acl_id, chain.direction)
     v4 = [rule for rule in chain.rules if ":" not in rule.cidr]
     targets: dict[tuple[int, ...], str] = {}
+    classes: list[list[str]] = []
     entries: list[str] = []
     for low, high, members in _address_classes([rule.cidr for rule in v4]):
-        target = targets.setdefault(members, f"{name}_{len(targets)}")
-        entries.append(f"{_span(low, high)} : goto {target}")
+        if members not in targets:
+            rules: list[str] = []
+            for index in members:
+                rules.append(_nacl_rule(v4[index], None))
+                if v4[index].protocol == -1:
+                    break  # matches every packet that gets here: the rules after it never decide
+            # A class whose first rule allows everything needs no chain of its own.
+            targets[members] = "return" if rules == ["return"] else f"goto {name}_{len(classes)}"
+            if rules != ["return"]:
+                classes.append(rules)
+        entries.append(f"{_span(low, high)} : {targets[members]}")
     body = [f"ip {field} vmap {{ {', '.join(entries)} }}"] if entries else []
     body += [_nacl_rule(rule, field) for rule in chain.rules if ":" in rule.cidr]
     lines = _block(name, body)
-    for members, target in targets.items():
-        rules: list[str] = []
-        for index in members:
-            rules.append(_nacl_rule(v4[index], None))
-            if v4[index].protocol == -1:
-                break  # matches every packet that gets here: the rules after it never decide
-        lines += _block(target, rules)
+    for number, rules in enumerate(classes):
+        lines += _block(f"{name}_{number}", rules)
     return lines
 
 
@@ -435,18 +461,29 @@ def render_table(
     }
     # The order a packet meets the rules in AWS: the sender's side (NACL out, security group
     # egress) before the receiver's (NACL in, security group ingress), so a flow log records
-    # ACCEPT on a sender whose packet the receiver's NACL then drops. NACLs see every packet;
-    # security groups only packets that open a flow.
+    # ACCEPT on a sender whose packet the receiver's NACL then drops. NACLs see every packet (the
+    # first rule gives an established flow's packet the verdict they gave both its directions
+    # under this very table); security groups only packets that open a flow.
     forward = [
         "type filter hook forward priority filter; policy drop;",
+        f"ct state established ct mark {_PASSED} accept",
         *_vmap("iifname", leave),
         *_vmap("ct state != { established, related } iifname", egress),
         *_vmap("oifname", enter),
+        f"ct state {{ new, established }} jump {_NACL_PASSED}",
         "ct state established,related accept",
         *(_gateway_rules(plan) if plan else []),
         *_vmap("oifname", ingress),
         "accept",
     ]
+    lines += _block(
+        _NACL_PASSED,
+        [
+            f"ct mark and {~(_ORIGINAL | _REPLY) & 0xFFFFFFFF:#010x} != {_GENERATION} ct mark set {_GENERATION}",
+            f"ct direction original ct mark set ct mark or {_ORIGINAL:#x} return",
+            f"ct mark set ct mark or {_REPLY:#x}",
+        ],
+    )
     lines += _block("forward", forward)
 
     services = [(e.address, p, e.port) for e in router.exemptions for p in e.protocols]
@@ -468,4 +505,14 @@ def render_table(
     lines.append("}")
     if plan is not None:
         lines += _one_to_one_nat(plan)
-    return "\n".join(lines) + "\n"
+    return _generation("\n".join(lines) + "\n")
+
+
+def _generation(script: str) -> str:
+    """The script with its generation filled in: a digest of everything else in it, the two mark
+    bits clear. Two scripts that differ in anything get different generations but for a digest
+    collision (one chance in 2**30); the same script always gets the same one, which is right:
+    the verdict a flow's packets got under it is still the verdict it gives."""
+    generation = zlib.crc32(script.encode()) & ~(_ORIGINAL | _REPLY) & 0xFFFFFFFF
+    passed = generation | _ORIGINAL | _REPLY
+    return script.replace(_GENERATION, f"{generation:#010x}").replace(_PASSED, f"{passed:#010x}")
