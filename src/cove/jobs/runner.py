@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cove.db import Database
-from cove.jobs import plans
+from cove.jobs import outcome, plans
 from cove.jobs.agents import AgentSupply
 from cove.jobs.environment import instance_env
 from cove.jobs.instances import Instance, Runnable, TransferFailed
@@ -33,7 +33,7 @@ from cove.keyring import RootKey
 from cove.runtime import catalog, container, volume
 from cove.runtime.container import Container, Mount
 from cove.runtime.images import ImageRegistry, UnknownImage, argv_for
-from cove.runtime.layout import processing_layout, read_exit_message, read_failure, training_layout
+from cove.runtime.layout import processing_layout, training_layout
 from cove.services.sagemaker import lifecycle
 from cove.services.sts.container_credentials import ContainerCredentials
 
@@ -429,7 +429,8 @@ class JobRun:
             {"MetricName": m.name, "Value": m.value, "Timestamp": datetime.fromtimestamp(m.timestamp, UTC)}
             for m in self.scanner.last.values()
         ]
-        exit_message = self._exit_message() if self.kind == "processing" else None
+        trees = [i.opt_ml for i in self.instances]
+        exit_message = outcome.exit_message(trees) if self.kind == "processing" else None
         if stopped:
             self._end_stopped(
                 model_artifacts=artifacts,
@@ -443,7 +444,7 @@ class JobRun:
                 failure_reason=(
                     self.continuous_failure
                     if self.starved and self.continuous_failure
-                    else self._algorithm_error(codes)
+                    else outcome.algorithm_error(self.kind, trees, codes)
                 ),
                 secondary="Failed",
                 model_artifacts=artifacts,
@@ -454,7 +455,7 @@ class JobRun:
         if upload_failure:
             self._fail(upload_failure, exit_message=exit_message)
             return
-        message_error = self._message_error() if self.kind == "processing" else None
+        message_error = outcome.message_error(trees) if self.kind == "processing" else None
         if message_error:
             self._fail(message_error)
             return
@@ -465,36 +466,6 @@ class JobRun:
             final_metrics=final,
             exit_message=exit_message,
         )
-
-    def _algorithm_error(self, codes: list[int]) -> str:
-        for instance in self.instances:
-            text = read_failure(instance.opt_ml, self.kind)
-            if text:
-                return f"AlgorithmError: {text}"[:1024]
-        if self.kind == "processing":
-            message = self._exit_message()
-            if message:
-                return f"AlgorithmError: {message}"[:1024]
-        code = next((c for c in codes if c != 0), 1)
-        return f"AlgorithmError: , exit code: {code}"
-
-    def _exit_message(self) -> str | None:
-        """Every container's /opt/ml/output/message, concatenated, first KiB (ExitMessage)."""
-        parts = []
-        for instance in self.instances:
-            text, _error = read_exit_message(instance.opt_ml)
-            if text:
-                parts.append(text)
-        joined = "".join(parts)
-        return joined[:1024] if joined else None
-
-    def _message_error(self) -> str | None:
-        """A processing container's message file that is not UTF-8 fails the job (ClientError)."""
-        for instance in self.instances:
-            _text, error = read_exit_message(instance.opt_ml)
-            if error:
-                return error
-        return None
 
     def _end_stopped(self, **extra: Any) -> None:
         reason = self._stop_reason
