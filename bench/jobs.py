@@ -641,6 +641,22 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
         f"{'met' if ratio <= BATCH_TARGET_RATIO and not failures else 'NOT met'}"
         f" ({results['admitted']} of {args.batch} x {args.instance_type} admitted side by side on this host)"
     )
+    if batches and results["cpu_batch"]:
+        # However well the jobs overlap, the cores must do the batch's CPU work: its floor.
+        cores = os.cpu_count() or 1
+        per_job = statistics.median(
+            [
+                (own + kids) / max(1, len(b.described))
+                for b, (own, kids) in zip(batches, results["cpu_batch"], strict=True)
+            ]
+        )
+        floor = per_job * args.batch / cores
+        needed = BATCH_TARGET_RATIO * statistics.median(singles) * cores / args.batch
+        print(
+            f"  CPU floor of the batch: {per_job:.2f} CPU-s per job x {args.batch} / {cores} cores = "
+            f"{floor:.2f} s = {floor / statistics.median(singles):.1f}x one job; "
+            f"{BATCH_TARGET_RATIO:g}x needs <= {needed:.3f} CPU-s per job"
+        )
 
 
 # -- main --
