@@ -31,10 +31,10 @@ class Gate:
         self._place = provider.blobs.place
         self._submit = provider.committer.submit
 
-    def place(self, staged: Sequence[StagedBlob]) -> list[BaseException | None]:
+    def place(self, staged: Sequence[StagedBlob], **options: Any) -> list[BaseException | None]:
         self.batches.append(len(staged))
         self.release.wait(30)
-        return self._place(staged)
+        return self._place(staged, **options)
 
     def submit(self, *args: Any) -> Future[Any]:
         self.submitted += 1
@@ -137,3 +137,15 @@ def test_a_replaced_object_loses_its_blob_after_the_commit(server: EmbeddedServe
     after = _blob_files(server)
     assert len(after) == 1 and after != before
     assert s3.get_object(Bucket="again", Key="k")["Body"].read() == b"new"
+
+
+def test_sse_kms_writes_in_memory_and_streamed(server: EmbeddedServer) -> None:
+    s3 = make_client(server, "s3")
+    s3.create_bucket(Bucket="kms-writes")
+    small, large = b"small" * 100, bytes(range(256)) * 8192  # 2 MiB: streamed to its handler
+    for key, body in (("small", small), ("large", large)):
+        out = s3.put_object(Bucket="kms-writes", Key=key, Body=body, ServerSideEncryption="aws:kms")
+        assert out["ServerSideEncryption"] == "aws:kms"
+        got = s3.get_object(Bucket="kms-writes", Key=key)
+        assert got["ServerSideEncryption"] == "aws:kms"
+        assert got["Body"].read() == body

@@ -131,8 +131,7 @@ class _Body:
         self.chunked: ChunkedReader | None = None
         self._bytes: bytes | None = None
         self._reader: Readable | None = None
-        # The edge read the whole payload (at most 1 MiB) before the handler ran.
-        self.in_memory = body is None or isinstance(body, bytes | bytearray)
+        self.in_memory = self.held(body)
         if body is None:
             self._bytes = b""
         elif isinstance(body, bytes | bytearray):
@@ -142,6 +141,12 @@ class _Body:
         if is_aws_chunked(content_encoding):
             self.chunked = ChunkedReader(self._reader or io.BytesIO(self._bytes or b""))
             self._reader, self._bytes = self.chunked, None
+
+    @staticmethod
+    def held(body: Any) -> bool:
+        """Whether the edge read the whole payload (at most 1 MiB) before the handler ran: then the
+        handler runs on the event loop, and must not wait there."""
+        return body is None or isinstance(body, bytes | bytearray)
 
     def chunks(self) -> Iterator[bytes]:
         if self._bytes is not None:
@@ -481,7 +486,9 @@ class S3Provider(Provider):
             self._authorize(conn, ctx, bucket, name, key, extra=_sse_keys(enc, p))
             if p.get("IfNoneMatch") or p.get("IfMatch"):
                 self._write_conditions(conn, name, key, p)
-        if enc.mode == "aws:kms":
+        if enc.mode == "aws:kms" and _Body.held(p.get("Body")):
+            # On the event loop (the edge read the body): KMS makes the data key in a write
+            # transaction, so that and the rest go to a thread. A streamed body is already in one.
             return self._kms_writers.submit(lambda: self._put(ctx, p, enc).result())
         return self._put(ctx, p, enc)
 
