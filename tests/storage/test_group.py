@@ -4,12 +4,26 @@ share their directories' syncs, and fail alone."""
 from __future__ import annotations
 
 import os
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from cove.storage import BlobStore, DigestMismatch
 from tests.storage.conftest import CHUNK, SSE_S3, joined
+
+
+@pytest.fixture(params=["serial", "parallel"])
+def pool(request: pytest.FixtureRequest) -> Iterator[Executor | None]:
+    """Syncs one after another, or side by side in threads: the guarantees are the same."""
+    if request.param == "serial":
+        yield None
+        return
+    with ThreadPoolExecutor(4) as executor:
+        yield executor
 
 
 def _files(path: Path) -> list[Path]:
@@ -26,7 +40,7 @@ def test_a_staged_blob_is_invisible_until_placed(store: BlobStore) -> None:
 
 
 def test_placing_together_syncs_each_blob_then_each_directory_once(
-    store: BlobStore, monkeypatch: pytest.MonkeyPatch
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch, pool: Executor | None
 ) -> None:
     store.write([b"first use makes the SSE-S3 master key"], encryption=SSE_S3)
     # Staged until two share a fan-out directory (the first byte of their ids): it is synced once.
@@ -46,7 +60,7 @@ def test_placing_together_syncs_each_blob_then_each_directory_once(
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
-    assert store.place(staged) == [None] * len(staged)
+    assert store.place(staged, pool=pool) == [None] * len(staged)
     for blob in staged:
         # Its data is durable before its name appears, and its name before place returns.
         data = events.index(("fsync", str(blob.tmp)))
@@ -61,7 +75,9 @@ def test_placing_together_syncs_each_blob_then_each_directory_once(
         assert store.exists(blob.info.blob_id)
 
 
-def test_a_failing_blob_fails_alone(store: BlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_blob_fails_alone(
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch, pool: Executor | None
+) -> None:
     good = [store.stage([f"good {i}".encode()], encryption=SSE_S3) for i in range(3)]
     bad = store.stage([b"bad"], encryption=SSE_S3)
     real_replace = os.replace
@@ -72,7 +88,7 @@ def test_a_failing_blob_fails_alone(store: BlobStore, monkeypatch: pytest.Monkey
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", replace)
-    errors = store.place([good[0], bad, *good[1:]])
+    errors = store.place([good[0], bad, *good[1:]], pool=pool)
     assert errors[0] is None and errors[2] is None and errors[3] is None
     assert isinstance(errors[1], OSError)
     assert not store.exists(bad.info.blob_id)
@@ -82,7 +98,7 @@ def test_a_failing_blob_fails_alone(store: BlobStore, monkeypatch: pytest.Monkey
 
 
 def test_a_failing_directory_sync_removes_its_blobs(
-    store: BlobStore, monkeypatch: pytest.MonkeyPatch
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch, pool: Executor | None
 ) -> None:
     staged = store.stage([b"data"], encryption=SSE_S3)
     real_fsync = os.fsync
@@ -93,7 +109,7 @@ def test_a_failing_directory_sync_removes_its_blobs(
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
-    (error,) = store.place([staged])
+    (error,) = store.place([staged], pool=pool)
     assert isinstance(error, OSError)
     assert _files(store.root) == []
 
@@ -165,3 +181,26 @@ def test_discarding_a_blob_in_memory_leaves_nothing(store: BlobStore) -> None:
     staged = store.stage([b"never written"], encryption=SSE_S3, in_memory=True)
     store.discard(staged)
     assert _files(store.root / "tmp") == [] and _files(store.root / "blobs") == []
+
+
+def test_a_pool_syncs_a_batch_side_by_side(store: BlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.write([b"first use makes the SSE-S3 master key"], encryption=SSE_S3)
+    staged = [store.stage([os.urandom(100)], encryption=SSE_S3, in_memory=True) for _ in range(4)]
+    real_fsync = os.fsync
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def slow_fsync(fd: int) -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.2)  # a journal commit waiting on the disk
+        real_fsync(fd)
+        with lock:
+            running -= 1
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    with ThreadPoolExecutor(4) as pool:
+        assert store.place(staged, pool=pool) == [None] * 4
+    assert most == 4

@@ -13,7 +13,9 @@ import struct
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -24,6 +26,7 @@ from cove.storage.errors import BlobCorrupted, BlobNotFound, DigestMismatch, Inv
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "HEADER_SIZE", "TAG_SIZE", "BlobStore", "StagedBlob"]
 
+T = TypeVar("T")
 DEFAULT_CHUNK_SIZE = 1 << 20
 TAG_SIZE = 16
 _MAGIC = b"COVEBLOB"
@@ -320,38 +323,37 @@ class BlobStore:
             return StagedBlob(info, tmp, self.path(blob_id), fd=fd)
         return StagedBlob(info, tmp, self.path(blob_id), sealed=b"".join(sealed))
 
-    def place(self, staged: Sequence[StagedBlob]) -> list[BaseException | None]:
+    def place(
+        self, staged: Sequence[StagedBlob], *, pool: Executor | None = None
+    ) -> list[BaseException | None]:
         """Make staged blobs durable and visible together: sync each one's data and rename it into
         its fan-out directory (made durable when the store opened), then sync each directory once,
         so blobs sharing a directory share its sync. Returns each blob's error, None for those now
-        durable; a blob that failed leaves nothing behind."""
-        errors: list[BaseException | None] = [None] * len(staged)
-        # Every blob held in memory written before the first sync: their creations share its commit.
-        for i, blob in enumerate(staged):
-            try:
-                blob.write_out()
-            except BaseException as exc:
-                errors[i] = exc
-                blob.discard()
-        for i, blob in enumerate(staged):
-            if errors[i] is not None:
-                continue
+        durable; a blob that failed leaves nothing behind.
+
+        With a ``pool``, the syncs of each step run side by side in its threads: the file system
+        then makes them durable in one journal commit instead of one commit after another, so a
+        batch costs about two commits whatever its size."""
+
+        def settle(blob: StagedBlob) -> None:
             try:
                 blob.sync()
                 os.replace(blob.tmp, blob.dest)
-            except BaseException as exc:
-                errors[i] = exc
-                blob.tmp.unlink(missing_ok=True)
+            except BaseException:
+                blob.discard()
+                raise
+
+        errors = _each(settle, staged, pool)
         directories: dict[Path, list[int]] = {}
         for i, blob in enumerate(staged):
             if errors[i] is None:
                 directories.setdefault(blob.dest.parent, []).append(i)
-        for directory, members in directories.items():
-            try:
-                _fsync_dir(directory)
-            except BaseException as exc:
+        for members, error in zip(
+            directories.values(), _each(_fsync_dir, list(directories), pool), strict=True
+        ):
+            if error is not None:
                 for i in members:
-                    errors[i] = exc
+                    errors[i] = error
                     staged[i].dest.unlink(missing_ok=True)
         return errors
 
@@ -505,6 +507,22 @@ class _BlobReader(Iterator[bytes]):
 
     def __del__(self) -> None:
         self.close()
+
+
+def _each(fn: Callable[[T], None], items: Sequence[T], pool: Executor | None) -> list[BaseException | None]:
+    """``fn`` of every item (side by side in ``pool`` when there is one); each item's error or None."""
+    errors: list[BaseException | None] = [None] * len(items)
+    if pool is None or len(items) < 2:
+        for i, item in enumerate(items):
+            try:
+                fn(item)
+            except BaseException as exc:
+                errors[i] = exc
+        return errors
+    futures = [pool.submit(fn, item) for item in items]
+    for i, future in enumerate(futures):
+        errors[i] = future.exception()
+    return errors
 
 
 def _write_all(fd: int, data: bytes) -> None:

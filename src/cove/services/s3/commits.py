@@ -5,7 +5,8 @@ A small PUT costs more in thread switches and SQLite transactions than in work: 
 worker thread that syncs two files and commits alone makes a dozen threads fight for the GIL and
 the database's write lock. Here the request thread (the event loop, for bodies held in memory)
 stages the blob and hands it over; the committer takes everything queued, places the blobs
-together (``BlobStore.place``: each blob's data synced before its rename, directory syncs shared),
+together (``BlobStore.place``: each blob's data synced before its rename, directory syncs shared,
+the syncs of each step side by side so the file system commits its journal once for all of them),
 runs each write's row changes in one transaction, and only then resolves the writes' futures. A
 write is acknowledged only once its blob and its row are durable, exactly as before; a crash
 leaves the old object or the new one, and at worst an orphan blob for the start-up sweep.
@@ -20,7 +21,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -39,6 +40,9 @@ T = TypeVar("T")
 # (deleted once the transaction has committed).
 RowWork = Callable[[Connection], list[str]]
 _BATCH = 64
+# Threads that sync a batch's files side by side (see BlobStore.place): one per write in a full
+# batch of a busy client would be wasted; past a dozen the journal commit is shared anyway.
+_SYNC_THREADS = 12
 
 
 @dataclass(slots=True)
@@ -58,6 +62,7 @@ class Committer:
         self._queue: queue.SimpleQueue[_Write[Any]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._syncs = ThreadPoolExecutor(max_workers=_SYNC_THREADS, thread_name_prefix="cove-s3-sync")
 
     def submit(self, staged: StagedBlob, work: RowWork, output: T) -> Future[T]:
         """Place ``staged`` and commit ``work``; the future gives ``output`` once both are durable,
@@ -94,7 +99,7 @@ class Committer:
                         write.future.set_exception(exc)
 
     def _commit(self, batch: list[_Write[Any]]) -> None:
-        errors = self._store.place([write.staged for write in batch])
+        errors = self._store.place([write.staged for write in batch], pool=self._syncs)
         placed: list[_Write[Any]] = []
         for write, error in zip(batch, errors, strict=True):
             if error is None:
