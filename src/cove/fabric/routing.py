@@ -5,6 +5,10 @@ Layout (IPv4):
 * table `ENI_TABLE`, consulted first for every packet (rule `ENI_RULE_PRIORITY`): a /32 route per
   ENI address to that ENI's veth. Every AWS route table of the VPC has the `local` route, so an
   address that belongs to an ENI is reached the same way from everywhere.
+* the kernel's `local` table (the router's own addresses) right after it (`LOCAL_RULE_PRIORITY`)
+  instead of before every other rule: no ENI holds an address of the router (AWS reserves them
+  in every subnet), so the order of the two changes no answer, and a packet between two ENIs, most
+  of what the router forwards, costs one table lookup instead of two.
 * one kernel table per AWS route table, selected by `from <subnet cidr>` rules: the table's
   routes as compiled (prefix lists already expanded, AWS's tie-breaks resolved), where `local`
   is a blackhole for the VPC CIDR (addresses no ENI holds go nowhere), gateways go to their
@@ -22,12 +26,22 @@ from cove.fabric import netns
 from cove.fabric.names import Names
 from cove.netmodel import VpcRouter
 
-__all__ = ["ENI_RULE_PRIORITY", "ENI_TABLE", "GatewayLink", "desired_routes", "desired_rules", "sync_routing"]
+__all__ = [
+    "ENI_RULE_PRIORITY",
+    "ENI_TABLE",
+    "LOCAL_RULE_PRIORITY",
+    "GatewayLink",
+    "desired_routes",
+    "desired_rules",
+    "sync_routing",
+]
 
 ENI_TABLE = 200
 ENI_RULE_PRIORITY = 100
+LOCAL_RULE_PRIORITY = 150
 SUBNET_RULE_BASE = 1000
-_DEFAULT_PRIORITIES = frozenset({0, 32766, 32767})
+_DEFAULT_PRIORITIES = frozenset({32766, 32767})
+"""The kernel's `main` and `default` rules, left as they are (the `local` rule at 0 is moved)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +93,8 @@ def desired_routes(router: VpcRouter, gateways: Mapping[str, GatewayLink]) -> di
 
 def desired_rules(router: VpcRouter) -> dict[str, str]:
     rules = {
-        json.dumps([ENI_RULE_PRIORITY, "all", ENI_TABLE]): f"priority {ENI_RULE_PRIORITY} lookup {ENI_TABLE}"
+        json.dumps([ENI_RULE_PRIORITY, "all", ENI_TABLE]): f"priority {ENI_RULE_PRIORITY} lookup {ENI_TABLE}",
+        json.dumps([LOCAL_RULE_PRIORITY, "all", "local"]): f"priority {LOCAL_RULE_PRIORITY} lookup local",
     }
     for index, subnet in enumerate(sorted(router.subnets, key=lambda s: s.cidr)):
         if ":" in subnet.cidr:
