@@ -11,6 +11,10 @@ SDK_STAMP := $(SDK_VENV)/.installed
 # The SageMaker Python SDK the compatibility tests drive, unchanged, in a virtualenv of its own
 # (it pins its own numpy, pandas and boto3 ranges; Cove's environment stays as pyproject says).
 SAGEMAKER_SDK := sagemaker==2.257.7
+# v3 (ModelTrainer) is a different package tree under the same name: a virtualenv of its own too.
+SDK3_VENV := .venv-sdk3
+SDK3_STAMP := $(SDK3_VENV)/.installed
+SAGEMAKER_SDK3 := sagemaker==3.27.0
 
 .PHONY: run test lint typecheck contracts unit system-deps install images sdk clean bench
 
@@ -20,13 +24,19 @@ run: install images
 test: install images sdk
 	$(MAKE) lint typecheck contracts unit
 
-sdk: $(SDK_STAMP)
+sdk: $(SDK_STAMP) $(SDK3_STAMP)
 
 $(SDK_STAMP): Makefile
 	$(PYTHON) -m venv $(SDK_VENV)
 	$(SDK_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(SDK_VENV)/bin/python -m pip install --quiet '$(SAGEMAKER_SDK)'
 	touch $(SDK_STAMP)
+
+$(SDK3_STAMP): Makefile
+	$(PYTHON) -m venv $(SDK3_VENV)
+	$(SDK3_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SDK3_VENV)/bin/python -m pip install --quiet '$(SAGEMAKER_SDK3)'
+	touch $(SDK3_STAMP)
 
 install: system-deps $(STAMP)
 
@@ -71,4 +81,4 @@ bench: install
 	$(PY) bench/api.py
 
 clean:
-	rm -rf $(VENV) $(SDK_VENV) .cove .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SDK_VENV) $(SDK3_VENV) .cove .mypy_cache .ruff_cache

@@ -51,7 +51,7 @@ print("RESULT " + json.dumps({"model": estimator.model_data, "status": described
 """
 
 
-def _sdk_env(server: EmbeddedServer, home: Path) -> dict[str, str]:
+def sdk_env(server: EmbeddedServer, home: Path) -> dict[str, str]:
     """Only the endpoint, the keys and the region, as a user's shell after `eval "$(cove env)"`; the
     SDK's telemetry (a direct call to AWS) is turned off in its config file."""
     config = home / "config.yaml"
@@ -84,7 +84,7 @@ def test_the_sagemaker_sdk_trains_in_a_private_vpc(
     s3 = client(jobs_server, "s3")
     rows = "x,y\n" + "".join(f"{i},{int(i > 5)}\n" for i in range(12))
     s3.put_object(Bucket=world["bucket"], Key="sdk/data/train.csv", Body=rows.encode())
-    env = _sdk_env(jobs_server, tmp_path)
+    env = sdk_env(jobs_server, tmp_path)
     arguments = {
         "bucket": world["bucket"],
         "source_dir": str(source),
@@ -169,7 +169,7 @@ def test_the_sagemaker_sdk_runs_a_sharded_processing_job(
         [str(SDK_PYTHON), "-c", PROCESS, json.dumps(arguments)],
         capture_output=True,
         text=True,
-        env=_sdk_env(jobs_server, tmp_path),
+        env=sdk_env(jobs_server, tmp_path),
         cwd=tmp_path,
         timeout=300,
     )

@@ -1,0 +1,126 @@
+"""The SageMaker Python SDK v3, unchanged, against Cove: `ModelTrainer(...).train()` in a private VPC,
+pointed at Cove only by AWS_ENDPOINT_URL and the account's keys. v3 runs the user's script through
+its own driver scripts (an extra `sm_drivers` channel and `sm_train.sh` as the container's command)
+rather than the image's toolkit, waits by polling DescribeTrainingJob and tails the job's logs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cove.server import EmbeddedServer
+from tests.jobs.conftest import client
+from tests.jobs.test_sagemaker_sdk import TRAIN, sdk_env
+
+pytestmark = pytest.mark.root
+
+SDK3_PYTHON = Path(__file__).resolve().parents[2] / ".venv-sdk3" / "bin" / "python"
+
+DRIVER = """
+import json, logging, sys
+# v3 leaves logging to the application; its log tailing reports each line at INFO.
+logging.basicConfig(level=logging.INFO, stream=sys.stdout)
+from sagemaker.core import image_uris
+from sagemaker.core.helper.session_helper import Session
+from sagemaker.train import ModelTrainer
+from sagemaker.train.configs import Compute, InputData, Networking, OutputDataConfig, SourceCode
+args = json.loads(sys.argv[1])
+session = Session(default_bucket=args["bucket"])
+trainer = ModelTrainer(
+    sagemaker_session=session,
+    role=args["role"],
+    training_image=image_uris.retrieve(framework="sklearn", region="us-east-1", version="1.2-1",
+                                       instance_type="ml.m5.large"),
+    source_code=SourceCode(source_dir=args["source_dir"], entry_script="train.py"),
+    compute=Compute(instance_type="ml.m5.large", instance_count=1),
+    networking=Networking(subnets=args["subnets"], security_group_ids=args["groups"]),
+    output_data_config=OutputDataConfig(s3_output_path=f"s3://{args['bucket']}/sdk3/output",
+                                        kms_key_id=args["key"]),
+    hyperparameters={"reg": 0.5},
+    base_job_name="sdk3",
+)
+trainer.train(input_data_config=[InputData(channel_name="train", data_source=args["data"])], wait=True,
+              logs=True)
+job = trainer._latest_training_job
+job.refresh()
+print("RESULT " + json.dumps({"name": job.training_job_name, "status": job.training_job_status,
+                              "model": job.model_artifacts.s3_model_artifacts}))
+"""
+
+
+def _execution_role(server: EmbeddedServer) -> str:
+    """v3 checks the role before it creates the job (SimulatePrincipalPolicy): it must hold what a
+    SageMaker execution role holds in a VPC (ENIs, ECR, CloudWatch), here AWS's managed policy."""
+    iam = client(server, "iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    arn: str = iam.create_role(RoleName="SageMakerV3Execution", AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]["Arn"]
+    iam.attach_role_policy(
+        RoleName="SageMakerV3Execution", PolicyArn="arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"
+    )
+    data = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["s3:*", "kms:*"], "Resource": "*"}],
+    }
+    iam.put_role_policy(RoleName="SageMakerV3Execution", PolicyName="data", PolicyDocument=json.dumps(data))
+    return arn
+
+
+needs_sdk3 = pytest.mark.skipif(
+    not SDK3_PYTHON.exists(), reason="the SDK v3's virtualenv (make sdk) is not there"
+)
+
+
+@needs_sdk3
+def test_the_sagemaker_sdk_v3_model_trainer_trains_in_a_private_vpc(
+    jobs_server: EmbeddedServer, world: dict[str, Any], tmp_path: Path
+) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.py").write_text(TRAIN)
+    s3 = client(jobs_server, "s3")
+    rows = "x,y\n" + "".join(f"{i},{int(i > 5)}\n" for i in range(12))
+    s3.put_object(Bucket=world["bucket"], Key="sdk3/data/train.csv", Body=rows.encode())
+    arguments = {
+        "bucket": world["bucket"],
+        "source_dir": str(source),
+        "role": _execution_role(jobs_server),
+        "subnets": [world["subnets"]["private"]],
+        "groups": [world["group"]],
+        "key": world["key"],
+        "data": f"s3://{world['bucket']}/sdk3/data/",
+    }
+    done = subprocess.run(
+        [str(SDK3_PYTHON), "-c", DRIVER, json.dumps(arguments)],
+        capture_output=True,
+        text=True,
+        env=sdk_env(jobs_server, tmp_path),
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(done.stdout.split("RESULT ", 1)[1])
+    assert result["status"] == "Completed"
+    described = client(jobs_server, "sagemaker").describe_training_job(TrainingJobName=result["name"])
+    # v3's own driver channel and command, as SageMaker would have received them.
+    assert {c["ChannelName"] for c in described["InputDataConfig"]} >= {"train", "code", "sm_drivers"}
+    assert described["VpcConfig"]["Subnets"] == [world["subnets"]["private"]]
+    key = result["model"].split(f"s3://{world['bucket']}/", 1)[1]
+    head = s3.head_object(Bucket=world["bucket"], Key=key)
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == world["key"]
+    # The SDK tailed the job's CloudWatch stream: the script's own line came back through it.
+    assert "accuracy=1.000" in done.stdout + done.stderr
