@@ -1,5 +1,6 @@
 """The SageMaker Python SDK v3, unchanged, against Cove: `ModelTrainer(...).train()` in a private VPC,
-pointed at Cove only by AWS_ENDPOINT_URL and the account's keys. v3 runs the user's script through
+and `ScriptProcessor(...).run()` over 2 instances sharding by S3 key, pointed at Cove only by
+AWS_ENDPOINT_URL and the account's keys. v3 runs the user's script through
 its own driver scripts (an extra `sm_drivers` channel and `sm_train.sh` as the container's command)
 rather than the image's toolkit, waits by polling DescribeTrainingJob and tails the job's logs."""
 
@@ -14,7 +15,7 @@ import pytest
 
 from cove.server import EmbeddedServer
 from tests.jobs.conftest import client
-from tests.jobs.test_sagemaker_sdk import TRAIN, sdk_env
+from tests.jobs.test_sagemaker_sdk import PREPROCESS, TRAIN, sdk_env
 
 pytestmark = pytest.mark.root
 
@@ -124,3 +125,76 @@ def test_the_sagemaker_sdk_v3_model_trainer_trains_in_a_private_vpc(
     assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == world["key"]
     # The SDK tailed the job's CloudWatch stream: the script's own line came back through it.
     assert "accuracy=1.000" in done.stdout + done.stderr
+
+
+PROCESS = """
+import json, logging, sys
+logging.basicConfig(level=logging.INFO, stream=sys.stdout)
+from sagemaker.core import image_uris
+from sagemaker.core.helper.session_helper import Session
+from sagemaker.core.network import NetworkConfig
+from sagemaker.core.processing import ScriptProcessor
+from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
+args = json.loads(sys.argv[1])
+processor = ScriptProcessor(
+    role=args["role"], command=["python3"], instance_count=2, instance_type="ml.m5.large",
+    image_uri=image_uris.retrieve(framework="sklearn", region="us-east-1", version="1.2-1",
+                                  instance_type="ml.m5.large"),
+    sagemaker_session=Session(default_bucket=args["bucket"]), base_job_name="sdk3-process",
+    network_config=NetworkConfig(subnets=args["subnets"], security_group_ids=args["groups"]),
+)
+processor.run(
+    code=args["code"],
+    inputs=[ProcessingInput(input_name="raw", s3_input=ProcessingS3Input(
+        s3_uri=args["data"], local_path="/opt/ml/processing/input", s3_data_type="S3Prefix",
+        s3_input_mode="File", s3_data_distribution_type="ShardedByS3Key"))],
+    outputs=[ProcessingOutput(output_name="out", s3_output=ProcessingS3Output(
+        s3_uri=args["output"], local_path="/opt/ml/processing/output", s3_upload_mode="EndOfJob"))],
+    wait=True, logs=True,
+)
+job = processor.latest_job
+job.refresh()
+print("RESULT " + json.dumps({"name": job.processing_job_name, "status": job.processing_job_status}))
+"""
+
+
+@needs_sdk3
+def test_the_sagemaker_sdk_v3_script_processor_shards_over_two_instances(
+    jobs_server: EmbeddedServer, world: dict[str, Any], tmp_path: Path
+) -> None:
+    s3 = client(jobs_server, "s3")
+    for part in range(4):
+        s3.put_object(Bucket=world["bucket"], Key=f"sdk3/raw/part-{part}.csv", Body=b"x\n1\n")
+    code = tmp_path / "preprocess.py"
+    code.write_text(PREPROCESS)
+    arguments = {
+        "bucket": world["bucket"],
+        "role": world["role"],
+        "subnets": [world["subnets"]["private"]],
+        "groups": [world["group"]],
+        "code": str(code),
+        "data": f"s3://{world['bucket']}/sdk3/raw/",
+        "output": f"s3://{world['bucket']}/sdk3/processed",
+    }
+    done = subprocess.run(
+        [str(SDK3_PYTHON), "-c", PROCESS, json.dumps(arguments)],
+        capture_output=True,
+        text=True,
+        env=sdk_env(jobs_server, tmp_path),
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(done.stdout.split("RESULT ", 1)[1])
+    assert result["status"] == "Completed"
+    seen = {
+        key: s3.get_object(Bucket=world["bucket"], Key=f"sdk3/processed/{key}")["Body"]
+        .read()
+        .decode()
+        .split(",")
+        for key in ("algo-1.txt", "algo-2.txt")
+    }
+    assert sorted(seen["algo-1.txt"] + seen["algo-2.txt"]) == [f"part-{i}.csv" for i in range(4)]
+    assert all(len(files) == 2 for files in seen.values())
+    # The SDK tailed both instances' CloudWatch streams.
+    assert "algo-1 saw 2 files" in done.stdout and "algo-2 saw 2 files" in done.stdout
