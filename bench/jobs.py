@@ -74,6 +74,7 @@ from cove.jobs import runner as job_runner
 from cove.jobs.instances import Instance
 from cove.runtime import catalog, container
 from cove.runtime.container import Container
+from cove.scenario.identity import SAGEMAKER_TRUST
 from cove.server import EmbeddedServer, free_port
 from cove.services.ec2 import kernel_sync
 from cove.settings import Settings
@@ -314,16 +315,7 @@ def build_world(server: EmbeddedServer, image_dir: Path) -> dict[str, Any]:
     ec2.authorize_security_group_ingress(
         GroupId=group, IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group}]}]
     )
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sagemaker.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
+    trust = SAGEMAKER_TRUST
     role = iam.create_role(RoleName="BenchExecution", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
         "Arn"
     ]

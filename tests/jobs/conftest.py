@@ -18,6 +18,7 @@ from cove.fabric import netns
 from cove.fabric.names import Names, fabric_tag
 from cove.runtime import container
 from cove.runtime.images import ImageRegistry
+from cove.scenario.identity import SAGEMAKER_TRUST
 from cove.server import EmbeddedServer, free_port
 from cove.settings import Settings
 from tests.conftest import make_client
@@ -201,16 +202,7 @@ def build_world(make: Callable[[str], Any]) -> dict[str, Any]:
         GroupId=group, IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group}]}]
     )
     lonely = ec2.create_security_group(GroupName="no-self", Description="no self rule", VpcId=vpc)["GroupId"]
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sagemaker.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
+    trust = SAGEMAKER_TRUST
     role = iam.create_role(RoleName="SageMakerExecution", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
         "Arn"
     ]

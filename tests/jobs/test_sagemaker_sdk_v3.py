@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from cove.scenario.identity import SAGEMAKER_TRUST
 from cove.server import EmbeddedServer
 from tests.jobs.conftest import client
 from tests.jobs.test_sagemaker_sdk import PREPROCESS, TRAIN, sdk_env
@@ -57,19 +58,9 @@ def _execution_role(server: EmbeddedServer) -> str:
     """v3 checks the role before it creates the job (SimulatePrincipalPolicy): it must hold what a
     SageMaker execution role holds in a VPC (ENIs, ECR, CloudWatch), here AWS's managed policy."""
     iam = client(server, "iam")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sagemaker.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    arn: str = iam.create_role(RoleName="SageMakerV3Execution", AssumeRolePolicyDocument=json.dumps(trust))[
-        "Role"
-    ]["Arn"]
+    arn: str = iam.create_role(
+        RoleName="SageMakerV3Execution", AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST)
+    )["Role"]["Arn"]
     iam.attach_role_policy(
         RoleName="SageMakerV3Execution", PolicyArn="arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"
     )

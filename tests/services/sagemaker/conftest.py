@@ -8,20 +8,10 @@ from typing import Any
 
 import pytest
 
+from cove.scenario.identity import SAGEMAKER_TRUST
 from tests.conftest import ClientFactory
 
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sagemaker.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
+TRUST = json.dumps(SAGEMAKER_TRUST)
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 
 
