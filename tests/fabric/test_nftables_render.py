@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from cove.fabric.names import subnet_group
 from cove.fabric.nftables import render_table
 from cove.netmodel import (
     Eni,
@@ -92,3 +93,13 @@ def test_an_address_class_that_allows_everything_returns_from_the_map() -> None:
         'meta l4proto tcp th dport 22 log prefix "acl-rnd|nacl-inbound|10" group 100 drop',
         "return",
     ]
+
+
+def test_a_subnet_is_known_by_the_interface_group_of_its_enis_veths() -> None:
+    script = _script()
+    group = subnet_group("10.7.1.0/24")
+    leave = script.split("chain c_subnet_rnd_a_leave {", 1)[1].split("\n  }\n", 1)[0].split()
+    assert " ".join(leave) == f"meta oifgroup {group} return jump c_acl_rnd_default_outbound"
+    dispatch = next(line for line in _forward(script) if line.startswith("meta iifgroup vmap"))
+    assert f"{group} : jump c_subnet_rnd_a_leave" in dispatch
+    assert group != 0, "0 is every other link's group: gateways never count as a subnet"

@@ -8,6 +8,7 @@ other's namespaces and `cove gc` can tell what is its own.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import zlib
 from pathlib import Path
 
@@ -17,6 +18,7 @@ __all__ = [
     "ROUTER_IF_PREFIX",
     "Names",
     "fabric_tag",
+    "subnet_group",
 ]
 
 NFT_TABLE = "cove"
@@ -27,6 +29,13 @@ NFLOG_GROUP = 100
 The log prefix is `<component>|<layer>|<rule>` as `netmodel.ruleset` defines it."""
 
 ROUTER_IF_PREFIX = "v"
+
+
+def subnet_group(cidr: str) -> int:
+    """The interface group of the router's veths to a subnet's ENIs: the subnet's network address
+    as a number. Subnets of one VPC never share it, and it is never 0, the group of every other
+    link (gateways), so the router's rules tell a subnet's ENIs apart with one compare."""
+    return int(ipaddress.IPv4Network(cidr, strict=False).network_address)
 
 
 def fabric_tag(state_dir: Path) -> str:

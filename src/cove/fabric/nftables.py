@@ -6,7 +6,7 @@ forward chain does, in order:
 
 1. NACLs, stateless, before any conntrack shortcut: the outbound chain of the source subnet and
    the inbound chain of the destination subnet, each only when the packet crosses that subnet's
-   boundary (`oifname @if_<subnet>` means "stays inside"). Allow rules `return`, deny rules and
+   boundary (the subnet's interface group out means "stays inside"). Allow rules `return`, deny rules and
    the final `*` rule log and drop. NACLs are evaluated on every packet, so a NACL chain does
    not try its rules one by one: one interval-map lookup on the address sends the packet to a
    chain holding, in their order, only the rules whose CIDR contains that address
@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from cove.fabric.gateways import GatewayPlan
-from cove.fabric.names import NFLOG_GROUP, NFT_TABLE, Names
+from cove.fabric.names import NFLOG_GROUP, NFT_TABLE, Names, subnet_group
 from cove.netmodel import NaclChain, NaclRule, SgChain, SgRule, VpcRouter
 
 __all__ = ["CREDENTIALS_ADDRESS", "render_table", "set_name"]
@@ -305,6 +305,10 @@ class _MatchSets:
 
 def _set_rules(chain: SgChain, field: str, sets: _MatchSets) -> list[str]:
     split = _split(chain.rules)
+    linear = [_sg_rule(rule, field) for rule in split.linear]
+    if "0.0.0.0/0" in split.any_protocol:
+        # Every IPv4 packet (the default egress rule): no set lookup could decide more for IPv4.
+        return ["meta nfproto ipv4 return", *linear]
     rules: list[str] = []
     if split.any_protocol:
         rules.append(f"ip {field} {sets.lookup('ipv4_addr', split.any_protocol)} return")
@@ -314,7 +318,7 @@ def _set_rules(chain: SgChain, field: str, sets: _MatchSets) -> list[str]:
     for elements in split.ports:
         found = sets.lookup("ipv4_addr . inet_proto . inet_service", elements)
         rules.append(f"ip {field} . meta l4proto . th dport {found} return")
-    return rules + [_sg_rule(rule, field) for rule in split.linear]
+    return rules + linear
 
 
 def _sg_chain(chain: SgChain, kind: str, sets: _MatchSets) -> list[str]:
@@ -340,10 +344,12 @@ def _block(name: str, body: Iterable[str]) -> list[str]:
     return [f"  chain {name} {{", *(f"    {line}" for line in body), "  }"]
 
 
-def _vmap(selector: str, entries: dict[str, str]) -> list[str]:
+def _vmap(selector: str, entries: dict[str, str], quoted: bool = True) -> list[str]:
     if not entries:
         return []
-    items = ", ".join(f"{_quote(name)} : jump {chain}" for name, chain in sorted(entries.items()))
+    items = ", ".join(
+        f"{_quote(key) if quoted else key} : jump {chain}" for key, chain in sorted(entries.items())
+    )
     return [f"{selector} vmap {{ {items} }}"]
 
 
@@ -416,28 +422,21 @@ def render_table(
             lines.append(f"    elements = {{ {elements} }}")
         lines.append("  }")
 
-    members: dict[str, list[str]] = {}
-    for attachment in router.attachments:
-        members.setdefault(attachment.subnet_id, []).append(iface[attachment.eni_id])
+    group = {s.subnet_id: subnet_group(s.cidr) for s in router.subnets}
     for subnet in router.subnets:
-        lines.append(f"  set {set_name(subnet.subnet_id)} {{")
-        lines.append("    type ifname")
-        names = members.get(subnet.subnet_id, [])
-        if names:
-            lines.append(f"    elements = {{ {', '.join(_quote(n) for n in sorted(names))} }}")
-        lines.append("  }")
-        # Leaving the subnet: its outbound NACL; entering it: its inbound NACL.
+        # Leaving the subnet: its outbound NACL; entering it: its inbound NACL. The router's veths
+        # of a subnet's ENIs carry the subnet's interface group, so "stays inside" is a compare.
         lines += _block(
             _chain(subnet.subnet_id, "leave"),
             [
-                f"oifname @{set_name(subnet.subnet_id)} return",
+                f"meta oifgroup {group[subnet.subnet_id]} return",
                 f"jump {_chain(acl_of[subnet.subnet_id], 'outbound')}",
             ],
         )
         lines += _block(
             _chain(subnet.subnet_id, "enter"),
             [
-                f"iifname @{set_name(subnet.subnet_id)} return",
+                f"meta iifgroup {group[subnet.subnet_id]} return",
                 f"jump {_chain(acl_of[subnet.subnet_id], 'inbound')}",
             ],
         )
@@ -450,9 +449,9 @@ def render_table(
     ]
     lines += sets.lines + chains
 
-    subnet_of = {a.eni_id: a.subnet_id for a in router.attachments}
-    leave = {iface[e]: _chain(s, "leave") for e, s in subnet_of.items()}
-    enter = {iface[e]: _chain(s, "enter") for e, s in subnet_of.items()}
+    occupied = {a.subnet_id for a in router.attachments}
+    leave = {str(group[s]): _chain(s, "leave") for s in sorted(occupied)}
+    enter = {str(group[s]): _chain(s, "enter") for s in sorted(occupied)}
     egress = {
         iface[c.eni_id]: _chain(c.eni_id, "egress") for c in router.sg_chains if c.direction == "egress"
     }
@@ -467,9 +466,9 @@ def render_table(
     forward = [
         "type filter hook forward priority filter; policy drop;",
         f"ct state established ct mark {_PASSED} accept",
-        *_vmap("iifname", leave),
+        *_vmap("meta iifgroup", leave, quoted=False),
         *_vmap("ct state != { established, related } iifname", egress),
-        *_vmap("oifname", enter),
+        *_vmap("meta oifgroup", enter, quoted=False),
         f"ct state {{ new, established }} jump {_NACL_PASSED}",
         "ct state established,related accept",
         *(_gateway_rules(plan) if plan else []),

@@ -3,7 +3,8 @@
 Each ENI namespace holds `eth0` with the ENI's MAC and addresses (subnet prefix length) and a
 default route to the subnet's router address (base+1). The other end of the veth lives in the
 router namespace, holds base+1/32 and answers ARP for the rest of the subnet (proxy ARP with no
-delay), so even two ENIs of one subnet talk through the router, where the rules are. The veth is
+delay), so even two ENIs of one subnet talk through the router, where the rules are. It carries
+the subnet's interface group (`subnet_group`), by which the router's NACL rules know the subnet. The veth is
 created inside the router namespace with its peer placed straight into the ENI namespace: it is
 never, even for a moment, in the host's namespace.
 
@@ -20,7 +21,7 @@ from typing import Any
 
 from cove.fabric import netns
 from cove.fabric.gateways import GatewayPlan, plan_gateways, sync_gateways
-from cove.fabric.names import ROUTER_IF_PREFIX, Names
+from cove.fabric.names import ROUTER_IF_PREFIX, Names, subnet_group
 from cove.fabric.nftables import CREDENTIALS_ADDRESS, render_table
 from cove.fabric.routing import sync_routing
 from cove.netmodel import EniAttachment, VpcRouter
@@ -131,12 +132,16 @@ class RouterReconciler:
                 self.applied_enis.pop(eni_ns, None)
                 for key, value in _ENI_SYSCTLS.items():
                     netns.write_sysctl(eni_ns, key, value)
+            group = subnet_group(subnets[attachment.subnet_id])
             if name not in links:
                 self.applied_enis.pop(eni_ns, None)
                 if eni_ns not in fresh and "eth0" in _links(eni_ns):
                     netns.run(eni_ns, ["ip", "link", "del", "eth0"])
-                commands.append(f"link add {name} type veth peer name eth0 netns {eni_ns}")
+                commands.append(f"link add {name} group {group} type veth peer name eth0 netns {eni_ns}")
                 created.append(name)
+            elif links[name].get("group") != str(group):
+                # A veth made before the router's rules told subnets apart by interface group.
+                commands.append(f"link set {name} group {group}")
         if commands:
             netns.run(namespace, ["ip", "-batch", "-"], input="\n".join(commands) + "\n")
         for name in created:
