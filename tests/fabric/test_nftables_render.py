@@ -103,3 +103,13 @@ def test_a_subnet_is_known_by_the_interface_group_of_its_enis_veths() -> None:
     dispatch = next(line for line in _forward(script) if line.startswith("meta iifgroup vmap"))
     assert f"{group} : jump c_subnet_rnd_a_leave" in dispatch
     assert group != 0, "0 is every other link's group: gateways never count as a subnet"
+
+
+def test_a_vpc_cidr_the_acl_allows_whole_is_answered_before_the_lookup() -> None:
+    def first_rule(script: str) -> str:
+        chain = script.split("chain c_acl_rnd_inbound {", 1)[1].split("\n  }\n", 1)[0]
+        return chain.strip().splitlines()[0].strip()
+
+    assert first_rule(_script()) == "ip saddr 10.7.0.0/16 return"
+    deny = (NaclEntry(10, False, NaclAction.DENY, "tcp", "10.7.1.0/24", (22, 22)),)
+    assert first_rule(_script(deny)).startswith("ip saddr vmap {"), "a deny inside the VPC: no shortcut"

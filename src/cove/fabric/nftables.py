@@ -147,17 +147,19 @@ def _span(low: int, high: int) -> str:
     return str(first) if low == high else f"{first}-{last}"
 
 
-def _nacl_chain(chain: NaclChain) -> list[str]:
+def _nacl_chain(chain: NaclChain, vpc_cidrs: Iterable[str] = ()) -> list[str]:
     """The NACL chain, an address lookup into one chain per class of addresses (the rules in
     number order that can match there, up to the first that matches every protocol), and the
     IPv6 rules as they are. First match wins as in the plain list: a rule skipped for an address
-    is one whose CIDR does not contain it."""
+    is one whose CIDR does not contain it. A VPC CIDR whose every address the chain allows whatever
+    the packet is answered by a prefix compare before the lookup (traffic between ENIs, mostly)."""
     field = "daddr" if chain.direction == "outbound" else "saddr"
     name = _chain(chain.network_acl_id, chain.direction)
     v4 = [rule for rule in chain.rules if ":" not in rule.cidr]
     targets: dict[tuple[int, ...], str] = {}
     classes: list[list[str]] = []
     entries: list[str] = []
+    allowed: list[tuple[int, int]] = []
     for low, high, members in _address_classes([rule.cidr for rule in v4]):
         if members not in targets:
             rules: list[str] = []
@@ -170,7 +172,20 @@ def _nacl_chain(chain: NaclChain) -> list[str]:
             if rules != ["return"]:
                 classes.append(rules)
         entries.append(f"{_span(low, high)} : {targets[members]}")
-    body = [f"ip {field} vmap {{ {', '.join(entries)} }}"] if entries else []
+        if targets[members] == "return":
+            if allowed and allowed[-1][1] + 1 == low:
+                allowed[-1] = (allowed[-1][0], high)
+            else:
+                allowed.append((low, high))
+    nets = [ipaddress.IPv4Network(cidr, strict=False) for cidr in vpc_cidrs if ":" not in cidr]
+    body = [
+        f"ip {field} {net} return"
+        for net in nets
+        if any(
+            low <= int(net.network_address) and int(net.broadcast_address) <= high for low, high in allowed
+        )
+    ]
+    body += [f"ip {field} vmap {{ {', '.join(entries)} }}"] if entries else []
     body += [_nacl_rule(rule, field) for rule in chain.rules if ":" in rule.cidr]
     lines = _block(name, body)
     for number, rules in enumerate(classes):
@@ -442,7 +457,7 @@ def render_table(
         )
 
     for nacl in router.nacl_chains:
-        lines += _nacl_chain(nacl)
+        lines += _nacl_chain(nacl, router.cidrs)
     sets = _MatchSets()
     chains = [
         line for sg in router.sg_chains for line in _sg_chain(sg, kind.get(sg.eni_id, "interface"), sets)
