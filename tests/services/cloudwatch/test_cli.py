@@ -2,44 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 from cove.server import EmbeddedServer
-
-BIN = Path(sys.executable).parent
+from tests.awscli import AwsCli
 
 
 def test_aws_cloudwatch_cli(cove_server: EmbeddedServer, namespace: str, base: datetime) -> None:
-    account = cove_server.cove.account
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_CONFIG_FILE=os.environ["AWS_CONFIG_FILE"],
-        AWS_SHARED_CREDENTIALS_FILE=os.environ["AWS_SHARED_CREDENTIALS_FILE"],
-        AWS_ACCESS_KEY_ID=account.access_key_id,
-        AWS_SECRET_ACCESS_KEY=account.secret_access_key,
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ENDPOINT_URL=cove_server.endpoint_url,
-        PATH=f"{BIN}:{env.get('PATH', '')}",
-    )
-
-    def aws(*args: str, check: bool = True) -> Any:
-        proc = subprocess.run(
-            [str(BIN / "aws"), "cloudwatch", *args, "--output", "json"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-        )
-        if not check:
-            return proc
-        assert proc.returncode == 0, proc.stderr
-        return json.loads(proc.stdout) if proc.stdout.strip() else {}
+    aws = AwsCli(cove_server).service("cloudwatch")
 
     at = base.strftime("%Y-%m-%dT%H:%M:%SZ")
     for value in ("1", "2", "6"):

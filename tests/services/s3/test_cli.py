@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -14,33 +12,12 @@ from typing import Any
 import pytest
 
 from cove.server import EmbeddedServer
-
-BIN = Path(sys.executable).parent
+from tests.awscli import AwsCli
 
 
 @pytest.fixture
 def aws(cove_server: EmbeddedServer, tmp_path: Path) -> Any:
-    account = cove_server.cove.account
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_CONFIG_FILE=os.environ["AWS_CONFIG_FILE"],
-        AWS_SHARED_CREDENTIALS_FILE=os.environ["AWS_SHARED_CREDENTIALS_FILE"],
-        AWS_ACCESS_KEY_ID=account.access_key_id,
-        AWS_SECRET_ACCESS_KEY=account.secret_access_key,
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ENDPOINT_URL=cove_server.endpoint_url,
-        PATH=f"{BIN}:{env.get('PATH', '')}",
-    )
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [str(BIN / "aws"), *args], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path
-        )
-        if check:
-            assert proc.returncode == 0, proc.stderr
-        return proc
-
-    return run
+    return AwsCli(cove_server, cwd=tmp_path)
 
 
 def test_cli_cp_sync_ls_and_s3api(aws: Any, tmp_path: Path) -> None:
