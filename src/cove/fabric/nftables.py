@@ -341,9 +341,11 @@ def _sg_chain(chain: SgChain, kind: str, sets: _MatchSets) -> list[str]:
     egress = chain.direction == "egress"
     if egress:
         # EC2's source/destination check: an ENI sends only from its own addresses.
-        sources = ", ".join(a for a in chain.addresses if ":" not in a)
+        sources = [a for a in chain.addresses if ":" not in a]
         if sources:
-            body.append(f"meta nfproto ipv4 ip saddr != {{ {sources} }} drop")
+            # One address (most ENIs) is a compare; more are a set lookup.
+            own = sources[0] if len(sources) == 1 else f"{{ {', '.join(sources)} }}"
+            body.append(f"meta nfproto ipv4 ip saddr != {own} drop")
         if kind == "vpc_endpoint":
             # Interface endpoints answer; they never open connections.
             body.append(_drop(chain.implicit_log_prefix))
