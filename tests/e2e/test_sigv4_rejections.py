@@ -88,7 +88,9 @@ def test_tampered_body(cove_server: EmbeddedServer) -> None:
 def test_tampered_header(cove_server: EmbeddedServer) -> None:
     req = _signed_sts_post(cove_server, "Action=GetCallerIdentity&Version=2011-06-15")
     headers = dict(req.headers.items())
-    headers["X-Amz-Date"] = headers["X-Amz-Date"][:-3] + "00Z"
+    # Another second than the signed one (a request signed at :00 would otherwise be left as it was).
+    signed = headers["X-Amz-Date"]
+    headers["X-Amz-Date"] = signed[:-3] + ("01Z" if signed.endswith("00Z") else "00Z")
     resp = httpx.post(req.url, content=req.body, headers=headers)
     assert resp.status_code == 403 and "SignatureDoesNotMatch" in resp.text
 

@@ -33,9 +33,11 @@ ROUTER_IF_PREFIX = "v"
 
 def subnet_group(cidr: str) -> int:
     """The interface group of the router's veths to a subnet's ENIs: the subnet's network address
-    as a number. Subnets of one VPC never share it, and it is never 0, the group of every other
-    link (gateways), so the router's rules tell a subnet's ENIs apart with one compare."""
-    return int(ipaddress.IPv4Network(cidr, strict=False).network_address)
+    as a number, without its last 4 bits (a subnet is a /28 at the smallest, so they are always 0;
+    iproute2 takes groups below 2**31 only, and 172.31.0.0/16, the default VPC's, is above). Subnets
+    of one VPC never share it, and it is never 0, the group of every other link (gateways), so the
+    router's rules tell a subnet's ENIs apart with one compare."""
+    return int(ipaddress.IPv4Network(cidr, strict=False).network_address) >> 4
 
 
 def fabric_tag(state_dir: Path) -> str:
