@@ -211,5 +211,75 @@ def test_root_in_an_eni_namespace_cannot_loosen_its_rules(state: Path) -> None:
         time.sleep(0.2)
         assert passed(41112), "the genuine packet should have been forwarded"
         assert not passed(41111), "the forged packet crossed the router"
+        _no_datagram_slips_into_a_peers_flow(
+            names.eni(topo["server"]["NetworkInterfaceId"]),
+            other,
+            names.eni(trusted["NetworkInterfaceId"]),
+            trusted["PrivateIpAddress"],
+            client_ns,
+            state,
+        )
     finally:
         server.stop()
+
+
+RESPONDER = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 5000))
+with open(sys.argv[1], "ab", buffering=0) as log:
+    while True:
+        data, peer = s.recvfrom(2048)
+        log.write(data + b"\\n")
+        s.sendto(b"ack", peer)
+"""
+
+SENDER = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 41120))
+s.settimeout(3)
+s.sendto(sys.argv[2].encode(), (sys.argv[1], 5000))
+print(s.recvfrom(100)[0].decode())
+"""
+
+FORGER = """
+import socket, struct, sys
+source, target, payload = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+udp = struct.pack("!HHHH", 41120, 5000, 8 + len(payload), 0) + payload
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                 socket.inet_aton(source), socket.inet_aton(target))
+s.sendto(ip + udp, (target, 0))
+"""
+
+
+def _no_datagram_slips_into_a_peers_flow(
+    server_ns: str, server: str, peer_ns: str, peer: str, forger_ns: str, state: Path
+) -> None:
+    """A datagram with a peer's address and port, sent into the peer's established (replied) UDP
+    flow from another ENI, is dropped like a flow's first packet would be: the source check sees
+    every packet, not only those that open flows."""
+    log = state / "responder.log"
+    log.unlink(missing_ok=True)
+    responder = subprocess.Popen(netns.unprivileged(server_ns, ["python3", "-c", RESPONDER, str(log)]))
+    try:
+        time.sleep(0.3)
+
+        def run(namespace: str, script: str, *args: str) -> str:
+            done = subprocess.run(
+                netns.unprivileged(namespace, ["python3", "-c", script, *args]),
+                capture_output=True,
+                text=True,
+            )
+            assert done.returncode == 0, done.stderr
+            return done.stdout.strip()
+
+        assert run(peer_ns, SENDER, server, "genuine-1") == "ack"
+        run(forger_ns, FORGER, peer, server, "forged")
+        assert run(peer_ns, SENDER, server, "genuine-2") == "ack"
+        time.sleep(0.2)
+    finally:
+        responder.kill()
+        responder.wait()
+    assert log.read_text().split() == ["genuine-1", "genuine-2"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from cove.fabric.names import subnet_group
+from cove.fabric.names import Names, subnet_group
 from cove.fabric.nftables import render_table
 from cove.netmodel import (
     Eni,
@@ -52,7 +52,7 @@ def _forward(script: str) -> list[str]:
 
 
 def _generation(script: str) -> int:
-    first = _forward(script)[1]
+    first = _forward(script)[2]
     match = re.fullmatch(r"ct state established ct mark (0x[0-9a-f]{8}) accept", first)
     assert match, first
     return int(match.group(1), 16)
@@ -72,7 +72,8 @@ def test_the_remembered_verdict_belongs_to_the_table_that_gave_it() -> None:
 
 def test_the_fast_path_comes_first_and_the_mark_is_set_only_after_both_nacl_stages() -> None:
     forward = _forward(_script())
-    assert forward[1].startswith("ct state established ct mark ")
+    assert forward[1].startswith("iifname vmap {"), "the source check sees every packet, first"
+    assert forward[2].startswith("ct state established ct mark ")
     leave = next(i for i, line in enumerate(forward) if "_leave" in line)
     enter = next(i for i, line in enumerate(forward) if "_enter" in line)
     passed = forward.index("ct state { new, established } jump nacl_passed")
@@ -113,3 +114,16 @@ def test_a_vpc_cidr_the_acl_allows_whole_is_answered_before_the_lookup() -> None
     assert first_rule(_script()) == "ip saddr 10.7.0.0/16 return"
     deny = (NaclEntry(10, False, NaclAction.DENY, "tcp", "10.7.1.0/24", (22, 22)),)
     assert first_rule(_script(deny)).startswith("ip saddr vmap {"), "a deny inside the VPC: no shortcut"
+
+
+def test_every_packet_an_eni_sends_meets_its_source_check() -> None:
+    """Not only a flow's first: an ENI must not slip a packet with a peer's address into the peer's
+    established flow, which the fast path would otherwise accept."""
+    script = _script()
+    checks = _forward(script)[1]
+    for eni, address in (("eni-rnd-a", "10.7.1.10"), ("eni-rnd-b", "10.7.2.10")):
+        chain = f"c_{eni.replace('-', '_')}_source"
+        assert f'"{Names.router_interface(eni)}" : jump {chain}' in checks
+        body = script.split(f"chain {chain} {{", 1)[1].split("\n  }\n", 1)[0].split()
+        assert " ".join(body) == f"meta nfproto ipv4 ip saddr != {address} drop"
+    assert "saddr != 10.7" not in script.split("chain c_eni_rnd_a_egress {", 1)[1].split("\n  }\n", 1)[0]

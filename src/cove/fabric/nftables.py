@@ -4,6 +4,8 @@ The table `inet cove` in the router namespace sees every packet between two ENIs
 veths, so even traffic within a subnet crosses the router) and between an ENI and a gateway. Its
 forward chain does, in order:
 
+0. EC2's source/destination check on every packet an ENI sends (one map lookup on the incoming
+   veth, then a compare with the ENI's address), before any conntrack shortcut.
 1. NACLs, stateless, before any conntrack shortcut: the outbound chain of the source subnet and
    the inbound chain of the destination subnet, each only when the packet crosses that subnet's
    boundary (the subnet's interface group out means "stays inside"). Allow rules `return`, deny rules and
@@ -339,22 +341,27 @@ def _set_rules(chain: SgChain, field: str, sets: _MatchSets) -> list[str]:
 def _sg_chain(chain: SgChain, kind: str, sets: _MatchSets) -> list[str]:
     body: list[str] = []
     egress = chain.direction == "egress"
-    if egress:
-        # EC2's source/destination check: an ENI sends only from its own addresses.
-        sources = [a for a in chain.addresses if ":" not in a]
-        if sources:
-            # One address (most ENIs) is a compare; more are a set lookup.
-            own = sources[0] if len(sources) == 1 else f"{{ {', '.join(sources)} }}"
-            body.append(f"meta nfproto ipv4 ip saddr != {own} drop")
-        if kind == "vpc_endpoint":
-            # Interface endpoints answer; they never open connections.
-            body.append(_drop(chain.implicit_log_prefix))
+    if egress and kind == "vpc_endpoint":
+        # Interface endpoints answer; they never open connections.
+        body.append(_drop(chain.implicit_log_prefix))
     if chain.accept_protocols is not None:
         allowed = ", ".join(_PROTOCOL_NAMES.get(p, str(p)) for p in chain.accept_protocols)
         body.append(f"meta l4proto != {{ {allowed} }} {_drop(chain.implicit_log_prefix)}")
     body += _set_rules(chain, "daddr" if egress else "saddr", sets)
     body.append(_drop(chain.implicit_log_prefix))
     return _block(_chain(chain.eni_id, chain.direction), body)
+
+
+def _source_check(chain: SgChain) -> list[str]:
+    """EC2's source/destination check, on every packet an ENI sends: it sends only from its own
+    addresses. Checking only the packets that open flows would let an ENI slip a datagram, with a
+    peer's address and port (IP_FREEBIND needs no privilege), into that peer's established flow."""
+    sources = [a for a in chain.addresses if ":" not in a]
+    if not sources:
+        return []
+    # One address (most ENIs) is a compare; more are a set lookup.
+    own = sources[0] if len(sources) == 1 else f"{{ {', '.join(sources)} }}"
+    return _block(_chain(chain.eni_id, "source"), [f"meta nfproto ipv4 ip saddr != {own} drop"])
 
 
 def _block(name: str, body: Iterable[str]) -> list[str]:
@@ -465,6 +472,9 @@ def render_table(
         line for sg in router.sg_chains for line in _sg_chain(sg, kind.get(sg.eni_id, "interface"), sets)
     ]
     lines += sets.lines + chains
+    checked = [c for c in router.sg_chains if c.direction == "egress" and _source_check(c)]
+    for sg in checked:
+        lines += _source_check(sg)
 
     occupied = {a.subnet_id for a in router.attachments}
     leave = {str(group[s]): _chain(s, "leave") for s in sorted(occupied)}
@@ -480,8 +490,10 @@ def render_table(
     # ACCEPT on a sender whose packet the receiver's NACL then drops. NACLs see every packet (the
     # first rule gives an established flow's packet the verdict they gave both its directions
     # under this very table); security groups only packets that open a flow.
+    sources = {iface[c.eni_id]: _chain(c.eni_id, "source") for c in checked}
     forward = [
         "type filter hook forward priority filter; policy drop;",
+        *_vmap("iifname", sources),
         f"ct state established ct mark {_PASSED} accept",
         *_vmap("meta iifgroup", leave, quoted=False),
         *_vmap("ct state != { established, related } iifname", egress),
