@@ -71,6 +71,40 @@ def sdk_env(server: EmbeddedServer, home: Path) -> dict[str, str]:
     }
 
 
+def drive(
+    python: Path, script: str, arguments: dict[str, Any], server: EmbeddedServer, home: Path
+) -> tuple[dict[str, Any], str]:
+    """Run a driver script with the SDK's own interpreter, as a user's shell would: its RESULT line
+    and everything it printed (the SDK's log tailing included)."""
+    done = subprocess.run(
+        [str(python), "-c", script, json.dumps(arguments)],
+        capture_output=True,
+        text=True,
+        env=sdk_env(server, home),
+        cwd=home,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result: dict[str, Any] = json.loads(done.stdout.split("RESULT ", 1)[1])
+    return result, done.stdout + done.stderr
+
+
+def put_parts(s3: Any, bucket: str, prefix: str) -> None:
+    """Four small objects for a processing job to shard over two instances."""
+    for part in range(4):
+        s3.put_object(Bucket=bucket, Key=f"{prefix}part-{part}.csv", Body=b"x\n1\n")
+
+
+def assert_sharded(s3: Any, bucket: str, prefix: str, output: str) -> None:
+    """Each instance saw half the objects (PREPROCESS's report per host), and the SDK tailed both."""
+    seen = {
+        key: s3.get_object(Bucket=bucket, Key=f"{prefix}/{key}")["Body"].read().decode().split(",")
+        for key in ("algo-1.txt", "algo-2.txt")
+    }
+    assert sorted(seen["algo-1.txt"] + seen["algo-2.txt"]) == [f"part-{i}.csv" for i in range(4)]
+    assert "algo-1 saw 2 files" in output and "algo-2 saw 2 files" in output
+
+
 needs_sdk = pytest.mark.skipif(not SDK_PYTHON.exists(), reason="the SDK's virtualenv (make sdk) is not there")
 
 
@@ -84,7 +118,6 @@ def test_the_sagemaker_sdk_trains_in_a_private_vpc(
     s3 = client(jobs_server, "s3")
     rows = "x,y\n" + "".join(f"{i},{int(i > 5)}\n" for i in range(12))
     s3.put_object(Bucket=world["bucket"], Key="sdk/data/train.csv", Body=rows.encode())
-    env = sdk_env(jobs_server, tmp_path)
     arguments = {
         "bucket": world["bucket"],
         "source_dir": str(source),
@@ -94,19 +127,10 @@ def test_the_sagemaker_sdk_trains_in_a_private_vpc(
         "key": world["key"],
         "data": f"s3://{world['bucket']}/sdk/data/",
     }
-    done = subprocess.run(
-        [str(SDK_PYTHON), "-c", DRIVER, json.dumps(arguments)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    result = json.loads(done.stdout.split("RESULT ", 1)[1])
+    result, output = drive(SDK_PYTHON, DRIVER, arguments, jobs_server, tmp_path)
     assert result["status"] == "Completed"
     # The SDK tailed the job's CloudWatch stream: the script's own line came back through it.
-    assert "accuracy=1.000" in done.stdout
+    assert "accuracy=1.000" in output
     key = result["model"].split(f"s3://{world['bucket']}/", 1)[1]
     head = s3.head_object(Bucket=world["bucket"], Key=key)
     assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == world["key"]
@@ -153,8 +177,7 @@ def test_the_sagemaker_sdk_runs_a_sharded_processing_job(
     jobs_server: EmbeddedServer, world: dict[str, Any], tmp_path: Path
 ) -> None:
     s3 = client(jobs_server, "s3")
-    for part in range(4):
-        s3.put_object(Bucket=world["bucket"], Key=f"sdk/raw/part-{part}.csv", Body=b"x\n1\n")
+    put_parts(s3, world["bucket"], "sdk/raw/")
     code = tmp_path / "preprocess.py"
     code.write_text(PREPROCESS)
     arguments = {
@@ -165,21 +188,7 @@ def test_the_sagemaker_sdk_runs_a_sharded_processing_job(
         "code": str(code),
         "data": f"s3://{world['bucket']}/sdk/raw/",
     }
-    done = subprocess.run(
-        [str(SDK_PYTHON), "-c", PROCESS, json.dumps(arguments)],
-        capture_output=True,
-        text=True,
-        env=sdk_env(jobs_server, tmp_path),
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    result = json.loads(done.stdout.split("RESULT ", 1)[1])
+    result, output = drive(SDK_PYTHON, PROCESS, arguments, jobs_server, tmp_path)
     assert result["status"] == "Completed"
-    assert "algo-1 saw 2 files" in done.stdout and "algo-2 saw 2 files" in done.stdout
     prefix = result["output"].split(f"s3://{world['bucket']}/", 1)[1]
-    seen = {
-        key: s3.get_object(Bucket=world["bucket"], Key=f"{prefix}/{key}")["Body"].read().decode().split(",")
-        for key in ("algo-1.txt", "algo-2.txt")
-    }
-    assert sorted(seen["algo-1.txt"] + seen["algo-2.txt"]) == [f"part-{i}.csv" for i in range(4)]
+    assert_sharded(s3, world["bucket"], prefix, output)

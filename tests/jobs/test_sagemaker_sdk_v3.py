@@ -7,7 +7,6 @@ rather than the image's toolkit, waits by polling DescribeTrainingJob and tails 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 from cove.scenario.identity import SAGEMAKER_TRUST
 from cove.server import EmbeddedServer
 from tests.jobs.conftest import client
-from tests.jobs.test_sagemaker_sdk import PREPROCESS, TRAIN, sdk_env
+from tests.jobs.test_sagemaker_sdk import PREPROCESS, TRAIN, assert_sharded, drive, put_parts
 
 pytestmark = pytest.mark.root
 
@@ -96,16 +95,7 @@ def test_the_sagemaker_sdk_v3_model_trainer_trains_in_a_private_vpc(
         "key": world["key"],
         "data": f"s3://{world['bucket']}/sdk3/data/",
     }
-    done = subprocess.run(
-        [str(SDK3_PYTHON), "-c", DRIVER, json.dumps(arguments)],
-        capture_output=True,
-        text=True,
-        env=sdk_env(jobs_server, tmp_path),
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    result = json.loads(done.stdout.split("RESULT ", 1)[1])
+    result, output = drive(SDK3_PYTHON, DRIVER, arguments, jobs_server, tmp_path)
     assert result["status"] == "Completed"
     described = client(jobs_server, "sagemaker").describe_training_job(TrainingJobName=result["name"])
     # v3's own driver channel and command, as SageMaker would have received them.
@@ -115,7 +105,7 @@ def test_the_sagemaker_sdk_v3_model_trainer_trains_in_a_private_vpc(
     head = s3.head_object(Bucket=world["bucket"], Key=key)
     assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == world["key"]
     # The SDK tailed the job's CloudWatch stream: the script's own line came back through it.
-    assert "accuracy=1.000" in done.stdout + done.stderr
+    assert "accuracy=1.000" in output
 
 
 PROCESS = """
@@ -154,8 +144,7 @@ def test_the_sagemaker_sdk_v3_script_processor_shards_over_two_instances(
     jobs_server: EmbeddedServer, world: dict[str, Any], tmp_path: Path
 ) -> None:
     s3 = client(jobs_server, "s3")
-    for part in range(4):
-        s3.put_object(Bucket=world["bucket"], Key=f"sdk3/raw/part-{part}.csv", Body=b"x\n1\n")
+    put_parts(s3, world["bucket"], "sdk3/raw/")
     code = tmp_path / "preprocess.py"
     code.write_text(PREPROCESS)
     arguments = {
@@ -167,25 +156,6 @@ def test_the_sagemaker_sdk_v3_script_processor_shards_over_two_instances(
         "data": f"s3://{world['bucket']}/sdk3/raw/",
         "output": f"s3://{world['bucket']}/sdk3/processed",
     }
-    done = subprocess.run(
-        [str(SDK3_PYTHON), "-c", PROCESS, json.dumps(arguments)],
-        capture_output=True,
-        text=True,
-        env=sdk_env(jobs_server, tmp_path),
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    result = json.loads(done.stdout.split("RESULT ", 1)[1])
+    result, output = drive(SDK3_PYTHON, PROCESS, arguments, jobs_server, tmp_path)
     assert result["status"] == "Completed"
-    seen = {
-        key: s3.get_object(Bucket=world["bucket"], Key=f"sdk3/processed/{key}")["Body"]
-        .read()
-        .decode()
-        .split(",")
-        for key in ("algo-1.txt", "algo-2.txt")
-    }
-    assert sorted(seen["algo-1.txt"] + seen["algo-2.txt"]) == [f"part-{i}.csv" for i in range(4)]
-    assert all(len(files) == 2 for files in seen.values())
-    # The SDK tailed both instances' CloudWatch streams.
-    assert "algo-1 saw 2 files" in done.stdout and "algo-2 saw 2 files" in done.stdout
+    assert_sharded(s3, world["bucket"], "sdk3/processed", output)
