@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cove.aws.context import RequestContext
-from cove.aws.provider import Provider
+from cove.aws.provider import Output, Provider
 from cove.db import Database
 from cove.services.ec2 import vpcs
 from cove.services.ec2.changes import ChangeFeed
@@ -25,16 +25,14 @@ class Ec2Operations(Provider):
         self.db = db
         self.changes = changes or ChangeFeed()
 
-    def handler(
-        self, operation_name: str
-    ) -> Callable[[RequestContext, dict[str, Any]], dict[str, Any]] | None:
+    def handler(self, operation_name: str) -> Callable[[RequestContext, dict[str, Any]], Output] | None:
         fn = super().handler(operation_name)
         if fn is None:
             return None
         # Reads change nothing; everything else may, and the kernel layer reconciles after it.
         mutates = not operation_name.startswith(("Describe", "Get", "List", "Search"))
 
-        def run(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        def run(ctx: RequestContext, params: dict[str, Any]) -> Output:
             if params.get("DryRun"):
                 raise Ec2Error(
                     "Request would have succeeded, but DryRun flag is set.",
