@@ -97,17 +97,17 @@ def test_a_job_left_running_by_a_killed_server_ends_cleanly_on_restart(state: Pa
         world = build_world(first.client)
         write_image(ImageRegistry(Settings().image_dir, state / "images.json"), tmp_path)
         sm = first.client("sagemaker")
-        sm.create_training_job(
+        arn = sm.create_training_job(
             **training_request(world, "train-orphan", IMAGE, HyperParameters={"mode": "sleep"})
-        )
+        )["TrainingJobArn"]
         # And one in the service VPC, whose instance also holds an Elastic IP.
         service_vpc = training_request(world, "train-orphan-svc", IMAGE, HyperParameters={"mode": "sleep"})
         del service_vpc["VpcConfig"]
-        sm.create_training_job(**service_vpc)
+        svc_arn = sm.create_training_job(**service_vpc)["TrainingJobArn"]
         deadline = time.monotonic() + 60
         for name in ("train-orphan", "train-orphan-svc"):
-            while sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] != "Training":
-                assert time.monotonic() < deadline
+            while (seen := sm.describe_training_job(TrainingJobName=name))["SecondaryStatus"] != "Training":
+                assert time.monotonic() < deadline, f"{name} never reached Training: {seen}"
                 time.sleep(0.2)
         time.sleep(1.0)
         eni_ids = [
@@ -118,7 +118,7 @@ def test_a_job_left_running_by_a_killed_server_ends_cleanly_on_restart(state: Pa
         assert eni_ids
     finally:
         first.end(signal.SIGKILL)
-    stem = f"{job_stem('train-orphan')}-"
+    stem = f"{job_stem(arn)}-"
     # The server died; its job's container did not (it is not the server's child process group).
     assert container.leftovers(stem)
     jobs_dir = state.resolve() / "jobs"
@@ -129,7 +129,7 @@ def test_a_job_left_running_by_a_killed_server_ends_cleanly_on_restart(state: Pa
             done = wait_job(sm, name, timeout=60)
             assert done["TrainingJobStatus"] == "Failed"
             assert done["FailureReason"] == RESTART_REASON
-        assert container.leftovers(f"{job_stem('train-orphan-svc')}-") == []
+        assert container.leftovers(f"{job_stem(svc_arn)}-") == []
         assert _service_addresses(state) == []
         assert container.leftovers(stem) == []
         assert volume.leftovers(jobs_dir) == []
@@ -177,7 +177,7 @@ def test_a_server_killed_while_a_job_moves_data_ends_the_job_cleanly(
                 world, name, IMAGE, HyperParameters={"mode": "bigmodel", "size_mb": "192"}
             )
         sm = first.client("sagemaker")
-        sm.create_training_job(**request)
+        arn = sm.create_training_job(**request)["TrainingJobArn"]
         deadline = time.monotonic() + 90
         while (seen := sm.describe_training_job(TrainingJobName=name))["SecondaryStatus"] != phase:
             assert seen["TrainingJobStatus"] == "InProgress", f"{name} ended before {phase}: {seen}"
@@ -185,7 +185,7 @@ def test_a_server_killed_while_a_job_moves_data_ends_the_job_cleanly(
             time.sleep(0.05)
     finally:
         first.end(signal.SIGKILL)
-    stem = f"{job_stem(name)}-"
+    stem = f"{job_stem(arn)}-"
     second = Server(state, port)
     try:
         sm = second.client("sagemaker")

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from cove.jobs.runner import job_directory
 from cove.server import EmbeddedServer
 from tests.jobs.conftest import client, training_request, wait_job
 
@@ -45,14 +46,9 @@ def test_the_volume_and_the_outputs_are_encrypted_with_the_jobs_key(
         },
         OutputDataConfig={"S3OutputPath": f"s3://{world['bucket']}/output", "KmsKeyId": world["key"]},
     )
-    sm.create_training_job(**request)
+    arn = sm.create_training_job(**request)["TrainingJobArn"]
     volume = (
-        jobs_server.cove.settings.state_dir.resolve()
-        / "jobs"
-        / "training"
-        / "train-kms"
-        / "algo-1"
-        / "volume"
+        job_directory(jobs_server.cove.settings.state_dir.resolve(), "training", arn) / "algo-1" / "volume"
     )
     _wait_for(volume / "plain" / "opt_ml" / "model" / "secret.txt")
     # Readable through the mount; the bytes on disk are ciphertext, names included.

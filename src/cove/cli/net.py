@@ -137,9 +137,9 @@ def _job_leftovers(db: Database, state_dir: Path, everything: bool) -> list[str]
     from cove.services.sagemaker.tables import JobRecord
 
     with db.read() as session:
-        rows = session.execute(select(JobRecord.kind, JobRecord.name, JobRecord.status)).all()
+        rows = session.execute(select(JobRecord.kind, JobRecord.arn, JobRecord.status)).all()
     removed: list[str] = []
-    for kind, name, status in rows:
+    for kind, arn, status in rows:
         if everything or status not in ACTIVE_STATUSES:
-            removed += remove_leftovers(state_dir, kind, name)
+            removed += remove_leftovers(state_dir, kind, arn)
     return removed

@@ -86,7 +86,7 @@ class JobReconciler:
         log.warning("job %s was running when the server stopped; ending it", job.name)
         attachments = [Attachment(**a) for a in (job.runtime or {}).get("instances") or []]
         self.deps.network.detach(attachments, job.region)
-        remove_leftovers(self.deps.state_dir, job.kind, job.name)
+        remove_leftovers(self.deps.state_dir, job.kind, job.arn)
         now = datetime.now(UTC)
         with self.deps.db.session() as session:
             if job.stop_requested:

@@ -210,11 +210,11 @@ class JobRun:
             ]
             instance = Instance(
                 net=net,
-                directory=job_directory(self.deps.state_dir, self.kind, self.job.name) / net.host,
+                directory=job_directory(self.deps.state_dir, self.kind, self.job.arn) / net.host,
                 hosts=hosts,
                 env=envs[0],
                 agent_env=envs[1],
-                name=f"{job_stem(self.job.name)}-{net.host}",
+                name=f"{job_stem(self.job.arn)}-{net.host}",
                 agents=self.deps.agents,
             )
             self.instances.append(instance)
@@ -500,21 +500,30 @@ class JobRun:
         self.deps.capacity.release(self.job.arn)
 
 
-def job_directory(state_dir: Path, kind: str, name: str) -> Path:
-    """Where a job's instances keep their volumes, agents' plans and image layers."""
-    return state_dir / "jobs" / kind / name
+def job_directory(state_dir: Path, kind: str, arn: str) -> Path:
+    """Where a job's instances keep their volumes, agents' plans and image layers: by account,
+    region and name (two accounts may each have a job of one name)."""
+    _service, region, account, name = _arn_parts(arn)
+    return state_dir / "jobs" / kind / account / region / name
 
 
-def remove_leftovers(state_dir: Path, kind: str, name: str) -> list[str]:
+def remove_leftovers(state_dir: Path, kind: str, arn: str) -> list[str]:
     """What a job's instances left behind when their server died: containers (with their cgroups and
     processes) and volume mounts (wiped). Only for jobs no process is running."""
-    removed = container.gc(f"{job_stem(name)}-")
-    return removed + [str(p) for p in volume.gc(job_directory(state_dir.resolve(), kind, name))]
+    removed = container.gc(f"{job_stem(arn)}-")
+    return removed + [str(p) for p in volume.gc(job_directory(state_dir.resolve(), kind, arn))]
 
 
-def job_stem(name: str) -> str:
-    """A job's name as container and cgroup names can carry it (short, unique per job)."""
-    cleaned = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
-    if len(cleaned) <= 32:
-        return cleaned
-    return f"{cleaned[:23]}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+def job_stem(arn: str) -> str:
+    """A job as container and cgroup names can carry it: its name, cut short, and a digest of its
+    ARN, so that jobs of one name in two accounts or regions (or two servers on this host) never
+    share a container name."""
+    name = _arn_parts(arn)[3]
+    cleaned = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")[:23].strip("-")
+    return f"{cleaned}-{hashlib.sha1(arn.encode()).hexdigest()[:8]}"
+
+
+def _arn_parts(arn: str) -> tuple[str, str, str, str]:
+    """(service, region, account, name) of arn:aws:sagemaker:<region>:<account>:<kind>-job/<name>."""
+    parts = arn.split(":", 5)
+    return parts[2], parts[3], parts[4], parts[5].split("/", 1)[1]
