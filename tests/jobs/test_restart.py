@@ -104,9 +104,11 @@ def test_a_job_left_running_by_a_killed_server_ends_cleanly_on_restart(state: Pa
         service_vpc = training_request(world, "train-orphan-svc", IMAGE, HyperParameters={"mode": "sleep"})
         del service_vpc["VpcConfig"]
         svc_arn = sm.create_training_job(**service_vpc)["TrainingJobArn"]
-        deadline = time.monotonic() + 60
+        # Generous: two jobs start side by side while the rest of the suite loads both cores.
+        deadline = time.monotonic() + 120
         for name in ("train-orphan", "train-orphan-svc"):
             while (seen := sm.describe_training_job(TrainingJobName=name))["SecondaryStatus"] != "Training":
+                assert seen["TrainingJobStatus"] == "InProgress", f"{name} ended before Training: {seen}"
                 assert time.monotonic() < deadline, f"{name} never reached Training: {seen}"
                 time.sleep(0.2)
         time.sleep(1.0)
