@@ -250,9 +250,7 @@ class BlobStore:
             expected_sha256=expected_sha256,
             sha256=sha256,
         )
-        (error,) = self.place([staged])
-        if error is not None:
-            raise error
+        self.place_one(staged)
         return staged.info
 
     def stage(
@@ -356,6 +354,12 @@ class BlobStore:
                     errors[i] = error
                     staged[i].dest.unlink(missing_ok=True)
         return errors
+
+    def place_one(self, staged: StagedBlob) -> None:
+        """``place`` one blob, raising its error (nothing left behind then)."""
+        (error,) = self.place([staged])
+        if error is not None:
+            raise error
 
     def discard(self, staged: StagedBlob) -> None:
         """Drop a staged blob that will not be placed."""

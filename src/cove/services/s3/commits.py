@@ -31,7 +31,7 @@ from cove.db import Database
 from cove.services.cloudtrail import events
 from cove.storage import BlobStore, StagedBlob
 
-__all__ = ["Committer", "RowWork"]
+__all__ = ["Committer", "RowWork", "delete_blobs"]
 
 log = logging.getLogger("cove.s3")
 
@@ -136,8 +136,13 @@ class Committer:
         write.future.set_result(write.output)
 
     def _delete(self, blob_ids: list[str]) -> None:
-        for blob_id in blob_ids:
-            try:
-                self._store.delete(blob_id)
-            except OSError:
-                log.warning("could not delete blob", extra={"blob_id": blob_id}, exc_info=True)
+        delete_blobs(self._store, blob_ids)
+
+
+def delete_blobs(store: BlobStore, blob_ids: list[str]) -> None:
+    """Remove blobs no row refers to any more; one that will not go is left to the start-up sweep."""
+    for blob_id in blob_ids:
+        try:
+            store.delete(blob_id)
+        except OSError:
+            log.warning("could not delete blob", extra={"blob_id": blob_id}, exc_info=True)

@@ -33,7 +33,7 @@ from cove.services.cloudtrail import events
 from cove.services.iam.authorizer import IamAuthorizer
 from cove.services.s3 import access, buckets, checksums, listing, objects, policies
 from cove.services.s3.chunked import ChunkedReader, is_aws_chunked
-from cove.services.s3.commits import Committer
+from cove.services.s3.commits import Committer, delete_blobs
 from cove.services.s3.conditions import NOT_MODIFIED, ByteRange, check_preconditions, parse_range
 from cove.services.s3.errors import (
     BadDigest,
@@ -256,11 +256,7 @@ class S3Provider(Provider):
         return bucket
 
     def _delete_blobs(self, blob_ids: list[str]) -> None:
-        for blob_id in blob_ids:
-            try:
-                self.blobs.delete(blob_id)
-            except OSError:
-                log.warning("could not delete blob", extra={"blob_id": blob_id}, exc_info=True)
+        delete_blobs(self.blobs, blob_ids)
 
     def _write(
         self,
@@ -273,9 +269,7 @@ class S3Provider(Provider):
     ) -> tuple[BlobInfo, dict[str, str]]:
         """``_stage`` and place the blob at once (durable when this returns)."""
         staged, sums = self._stage(ctx, chunks, enc, bucket, key, **checks)
-        (error,) = self.blobs.place([staged])
-        if error is not None:
-            raise error
+        self.blobs.place_one(staged)
         return staged.info, sums
 
     def _stage(
