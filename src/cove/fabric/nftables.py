@@ -472,9 +472,10 @@ def render_table(
         line for sg in router.sg_chains for line in _sg_chain(sg, kind.get(sg.eni_id, "interface"), sets)
     ]
     lines += sets.lines + chains
-    checked = [c for c in router.sg_chains if c.direction == "egress" and _source_check(c)]
-    for sg in checked:
-        lines += _source_check(sg)
+    checks = {c.eni_id: _source_check(c) for c in router.sg_chains if c.direction == "egress"}
+    checked = [eni_id for eni_id, block in checks.items() if block]
+    for eni_id in checked:
+        lines += checks[eni_id]
 
     occupied = {a.subnet_id for a in router.attachments}
     leave = {str(group[s]): _chain(s, "leave") for s in sorted(occupied)}
@@ -490,7 +491,7 @@ def render_table(
     # ACCEPT on a sender whose packet the receiver's NACL then drops. NACLs see every packet (the
     # first rule gives an established flow's packet the verdict they gave both its directions
     # under this very table); security groups only packets that open a flow.
-    sources = {iface[c.eni_id]: _chain(c.eni_id, "source") for c in checked}
+    sources = {iface[eni_id]: _chain(eni_id, "source") for eni_id in checked}
     forward = [
         "type filter hook forward priority filter; policy drop;",
         *_vmap("iifname", sources),

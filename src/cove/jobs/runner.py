@@ -35,6 +35,7 @@ from cove.runtime.container import Container, Mount
 from cove.runtime.images import ImageRegistry, UnknownImage, argv_for
 from cove.runtime.layout import processing_layout, training_layout
 from cove.services.sagemaker import lifecycle
+from cove.services.sagemaker.names import parse_arn
 from cove.services.sts.container_credentials import ContainerCredentials
 
 __all__ = ["SHUTDOWN", "JobDeps", "JobRun", "job_directory", "job_stem", "remove_leftovers"]
@@ -503,7 +504,7 @@ class JobRun:
 def job_directory(state_dir: Path, kind: str, arn: str) -> Path:
     """Where a job's instances keep their volumes, agents' plans and image layers: by account,
     region and name (two accounts may each have a job of one name)."""
-    _service, region, account, name = _arn_parts(arn)
+    region, account, _resource, name = _job_arn(arn)
     return state_dir / "jobs" / kind / account / region / name
 
 
@@ -518,12 +519,13 @@ def job_stem(arn: str) -> str:
     """A job as container and cgroup names can carry it: its name, cut short, and a digest of its
     ARN, so that jobs of one name in two accounts or regions (or two servers on this host) never
     share a container name."""
-    name = _arn_parts(arn)[3]
+    name = _job_arn(arn)[3]
     cleaned = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")[:23].strip("-")
     return f"{cleaned}-{hashlib.sha1(arn.encode()).hexdigest()[:8]}"
 
 
-def _arn_parts(arn: str) -> tuple[str, str, str, str]:
-    """(service, region, account, name) of arn:aws:sagemaker:<region>:<account>:<kind>-job/<name>."""
-    parts = arn.split(":", 5)
-    return parts[2], parts[3], parts[4], parts[5].split("/", 1)[1]
+def _job_arn(arn: str) -> tuple[str, str, str, str]:
+    parsed = parse_arn(arn)
+    if parsed is None:
+        raise ValueError(f"not a SageMaker job ARN: {arn}")
+    return parsed

@@ -82,13 +82,8 @@ def _session_factory(loader: Any, template: Any = None) -> Any:
 
     def factory() -> Any:
         import boto3
-        import botocore.session
 
-        if unused:
-            return boto3.session.Session(botocore_session=unused.pop())
-        session = botocore.session.Session()
-        session.register_component("data_loader", loader)
-        return boto3.session.Session(botocore_session=session)
+        return boto3.session.Session(botocore_session=unused.pop() if unused else _template(loader))
 
     return factory
 
