@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -141,10 +141,8 @@ def test_a_job_left_running_by_a_killed_server_ends_cleanly_on_restart(state: Pa
         }
         assert not left & set(eni_ids)
         names = Names(fabric_tag(state))
-        deadline = time.monotonic() + 10
-        while any(netns.exists(names.eni(e)) for e in eni_ids):
-            assert time.monotonic() < deadline, "the job's ENI namespaces are still there"
-            time.sleep(0.2)
+        lingering = _left_after(10, lambda: [n for n in map(names.eni, eni_ids) if netns.exists(n)])
+        assert not lingering, "the job's ENI namespaces are still there"
     finally:
         second.end(signal.SIGTERM)
 
@@ -199,11 +197,20 @@ def test_a_server_killed_while_a_job_moves_data_ends_the_job_cleanly(
         assert volume.leftovers(state.resolve() / "jobs") == []
         listed = second.client("s3").list_objects_v2(Bucket=world["bucket"], Prefix=f"output/{name}/")
         assert listed.get("KeyCount", 0) == 0, listed.get("Contents")
-        assert not [n for n in netns.listing() if Names(fabric_tag(state)).owns(n) and "-eni-" in n], (
-            "the job's ENI namespace is still there"
-        )
+        names = Names(fabric_tag(state))
+        left = _left_after(10, lambda: [n for n in netns.listing() if names.owns(n) and "-eni-" in n])
+        assert not left, "the job's ENI namespace is still there"
     finally:
         second.end(signal.SIGTERM)
+
+
+def _left_after(seconds: float, remaining: Callable[[], list[str]]) -> list[str]:
+    """What `remaining` still lists after up to `seconds`: the kernel sync removes an ended job's
+    namespaces a moment after the job's status has changed."""
+    deadline = time.monotonic() + seconds
+    while (left := remaining()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
 
 
 class _Repeated:
