@@ -26,6 +26,7 @@ from cove.fabric import netns
 from cove.runtime.agents import EXIT_ZYGOTE_LOST, AgentSpec, AgentZygote, ZygoteError
 from cove.runtime.container import Mount
 from cove.runtime.sandbox import KEPT_CAPS
+from cove.runtime.transferplan import Plan
 
 if TYPE_CHECKING:
     from cove.server import EmbeddedServer
@@ -35,7 +36,7 @@ PROBE = "tests.runtime.test_zygote:probe"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="namespaces and mounts need root")
 
 
-def probe(args: list[str], session_factory: Any) -> int:
+def probe(args: list[str], client_factory: Any) -> int:
     """Runs inside a forked agent instead of the data agent: reports what the agent sees."""
     plan = json.loads(Path(args[-1]).read_text())
     if plan.get("sleep"):
@@ -51,7 +52,7 @@ def probe(args: list[str], session_factory: Any) -> int:
             for line in Path("/proc/self/status").read_text().splitlines()
             if line.startswith("Cap")
         },
-        "session": type(session_factory()).__module__,
+        "client": type(client_factory(Plan(result="", region="us-east-1"))).__module__,
     }
     for name in plan.get("resolve", []):
         try:
@@ -160,7 +161,7 @@ def test_agent_is_confined_to_its_instance(zygote: AgentZygote, namespace: str, 
     assert seen["caps"]["CapEff"] == seen["caps"]["CapPrm"] == seen["caps"]["CapBnd"] == mask
     assert seen["caps"]["CapInh"] == seen["caps"]["CapAmb"] == 0
     assert seen["ip_link_add"][0] != 0 and "not permitted" in seen["ip_link_add"][1]
-    assert seen["session"] == "boto3.session"
+    assert seen["client"] == "botocore.client"
     assert len(netns.run(namespace, ["ip", "-o", "link", "show"]).stdout.splitlines()) == 1  # only lo
     assert Path("/etc/hosts").read_text() == host_hosts
     assert socket.gethostname() == host_name

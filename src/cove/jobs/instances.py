@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from cove.jobs.agents import AgentSupply
 from cove.jobs.network import InstanceNet
-from cove.runtime.agents import AgentSpec, ZygoteError
+from cove.runtime.agents import AGENT_CREDENTIALS, AgentSpec, ZygoteError
 from cove.runtime.container import Container, ContainerSpec, Mount
 from cove.runtime.volume import Volume
 
@@ -53,6 +53,9 @@ class Instance:
     volume: Volume | None = None
     agents: AgentSupply | None = None
     """Where data agents come from (None: each one a fresh container process)."""
+    agent_credentials: Callable[[], dict[str, str]] | None = None
+    """The role's current credentials (the endpoint's answer), handed to each data agent from the
+    zygote at its start; it still renews them at AWS_CONTAINER_CREDENTIALS_FULL_URI."""
     containers: list[Runnable] = field(default_factory=list)
 
     @property
@@ -121,6 +124,9 @@ class Instance:
         plan_path.write_text(json.dumps(plan))
         env = {k: v for k, v in self.agent_env.items() if k.startswith(("AWS_", "S3_"))}
         env |= {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+        forked = self.agents is not None
+        if forked and self.agent_credentials is not None and "AWS_CONTAINER_CREDENTIALS_FULL_URI" in env:
+            env[AGENT_CREDENTIALS] = json.dumps(self.agent_credentials())
         spec = self.spec(label, [], env, extra_mounts=extra_mounts)
         handle: Runnable
         if self.agents is not None:

@@ -7,6 +7,7 @@ ENIs are removed at the end, and the job ends with a status and a FailureReason 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import signal
@@ -217,6 +218,7 @@ class JobRun:
                 agent_env=envs[1],
                 name=f"{job_stem(self.job.arn)}-{net.host}",
                 agents=self.deps.agents,
+                agent_credentials=functools.partial(self.deps.credentials.issue, token),
             )
             self.instances.append(instance)
             instance.open_volume(volume_gb, key)

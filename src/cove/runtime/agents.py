@@ -33,9 +33,13 @@ from cove.runtime.cgroups import Usage
 from cove.runtime.container import _LineReader
 from cove.runtime.sandbox import AgentSpec
 
-__all__ = ["EXIT_ZYGOTE_LOST", "AgentHandle", "AgentSpec", "AgentZygote", "ZygoteError"]
+__all__ = ["AGENT_CREDENTIALS", "EXIT_ZYGOTE_LOST", "AgentHandle", "AgentSpec", "AgentZygote", "ZygoteError"]
 
 EXIT_ZYGOTE_LOST = 255
+AGENT_CREDENTIALS = "COVE_AGENT_CREDENTIALS"
+"""An agent's environment variable holding the credentials endpoint's answer (JSON) as of its start:
+an agent forked from the zygote uses them without asking the endpoint, and asks it (at
+AWS_CONTAINER_CREDENTIALS_FULL_URI) when they are due for renewal."""
 _START_TIMEOUT = 60.0
 _TOOL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

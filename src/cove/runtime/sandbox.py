@@ -59,7 +59,7 @@ class AgentSpec:
     search: list[str] = field(default_factory=list)
     mounts: list[Mount] = field(default_factory=list)
     entry: str = "cove.runtime.transfer:main"
-    """module:function called as function(args, session_factory=…) -> exit code."""
+    """module:function called as function(args, client_factory=…) -> exit code."""
 
     @classmethod
     def from_container(

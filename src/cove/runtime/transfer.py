@@ -66,17 +66,17 @@ from cove.runtime.s3failures import TransferFailure
 from cove.runtime.transferplan import Plan, PlanError, Unsupported, load_plan
 from cove.runtime.uploads import Uploader
 
-__all__ = ["SessionFactory", "main", "run_plan", "s3_client", "transfer_manager"]
+__all__ = ["ClientFactory", "main", "run_plan", "s3_client", "s3_config", "transfer_manager"]
 
-SessionFactory = Callable[[], Any]
-"""Makes the boto3 Session the agent builds its S3 client from (the agent zygote passes one whose
-service models are already loaded; by default a new ``boto3.session.Session``)."""
+ClientFactory = Callable[[Plan], Any]
+"""Makes the S3 client the agent uses for a plan (the agent zygote passes one that hands out a
+client built before the fork, cove.runtime.s3clients; by default a new boto3 Session's)."""
 
 _INTERNAL = "InternalServerError: We encountered an internal error. Please try again."
 
 
-def s3_client(plan: Plan, session_factory: SessionFactory | None = None) -> Any:
-    config = Config(
+def s3_config(plan: Plan) -> Config:
+    return Config(
         region_name=plan.region,
         connect_timeout=3,
         read_timeout=60,
@@ -85,8 +85,12 @@ def s3_client(plan: Plan, session_factory: SessionFactory | None = None) -> Any:
         # Path style works with any endpoint name or address the VPC resolves S3 to.
         s3={"addressing_style": "path"},
     )
-    session = (session_factory or boto3.session.Session)()
-    return session.client("s3", config=config)
+
+
+def s3_client(plan: Plan, client_factory: ClientFactory | None = None) -> Any:
+    if client_factory is not None:
+        return client_factory(plan)
+    return boto3.session.Session().client("s3", config=s3_config(plan))
 
 
 def transfer_manager(client: Any, plan: Plan) -> TransferManager:
@@ -101,10 +105,10 @@ def transfer_manager(client: Any, plan: Plan) -> TransferManager:
 
 
 def run_plan(
-    plan: Plan, watch: bool = False, log: Any = print, session_factory: SessionFactory | None = None
+    plan: Plan, watch: bool = False, log: Any = print, client_factory: ClientFactory | None = None
 ) -> dict[str, Any]:
     started = time.monotonic()
-    client = s3_client(plan, session_factory)
+    client = s3_client(plan, client_factory)
     manager = transfer_manager(client, plan)
     failed = False
     try:
@@ -151,7 +155,7 @@ def _write_result(path: str, result: dict[str, Any]) -> None:
     os.replace(partial, target)
 
 
-def main(argv: list[str] | None = None, session_factory: SessionFactory | None = None) -> int:
+def main(argv: list[str] | None = None, client_factory: ClientFactory | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     watch = "--watch" in args
     paths = [a for a in args if a != "--watch"]
@@ -162,7 +166,7 @@ def main(argv: list[str] | None = None, session_factory: SessionFactory | None =
     try:
         raw = json.loads(Path(paths[0]).read_text())
         result_path = str(raw.get("result") or result_path)
-        result = run_plan(load_plan(paths[0]), watch=watch, session_factory=session_factory)
+        result = run_plan(load_plan(paths[0]), watch=watch, client_factory=client_factory)
     except TransferFailure as exc:
         result = {"ok": False, "reason": exc.reason, "detail": exc.detail}
     except Unsupported as exc:

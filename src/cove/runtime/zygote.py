@@ -1,8 +1,9 @@
 """The agent zygote: one long-lived process that has imported boto3, botocore, s3transfer and the
 data agent, and loaded the S3 service model, once; each data agent is a fork of it that confines
-itself to its instance (cove.runtime.sandbox) and runs the agent's main with a boto3 session that
-reuses the loaded models. A fresh ``python -m cove.runtime.transfer`` spends most of its CPU on
-exactly those imports and that loading.
+itself to its instance (cove.runtime.sandbox) and runs the agent's main with an S3 client the
+zygote built before the fork (cove.runtime.s3clients; the agent fills in its own credentials). A
+fresh ``python -m cove.runtime.transfer`` spends most of its CPU on exactly those imports, that
+loading and that client.
 
 Run as ``python -m cove.runtime.zygote <control fd> <parent pid>`` (cove.runtime.agents starts it).
 The control channel is a SOCK_SEQPACKET socket carrying one JSON object per message:
@@ -30,7 +31,10 @@ import signal
 import socket
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cove.runtime.s3clients import ClientCache
 
 __all__ = ["EXIT_SETUP_FAILED", "main"]
 
@@ -77,19 +81,8 @@ def _template(loader: Any) -> Any:
     return session
 
 
-def _session_factory(loader: Any, template: Any = None) -> Any:
-    unused = [template] if template is not None else []
-
-    def factory() -> Any:
-        import boto3
-
-        return boto3.session.Session(botocore_session=unused.pop() if unused else _template(loader))
-
-    return factory
-
-
 def _child(
-    request: dict[str, Any], out_fd: int | None, loader: Any, template: Any, closing: list[int]
+    request: dict[str, Any], out_fd: int | None, clients: ClientCache, template: Any, closing: list[int]
 ) -> None:
     """In the forked agent (never returns)."""
     code = EXIT_SETUP_FAILED
@@ -133,7 +126,8 @@ def _child(
         entry = getattr(importlib.import_module(module), function)
         args = (["--watch"] if spec.watch else []) + [spec.plan_path]
         code = 1
-        code = int(entry(args, session_factory=_session_factory(loader, template)))
+        session = template if template is not None else _template(clients.loader)
+        code = int(entry(args, client_factory=clients.factory(session)))
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1
     except BaseException as error:  # nothing may return into the zygote's loop
@@ -147,9 +141,9 @@ def _child(
 
 
 class _Zygote:
-    def __init__(self, control: socket.socket, loader: Any, template: Any = None) -> None:
+    def __init__(self, control: socket.socket, clients: ClientCache, template: Any = None) -> None:
         self.control = control
-        self.loader = loader
+        self.clients = clients
         self.template = template
         self.children: dict[int, int] = {}  # pid -> request id
         self.wake_read, self.wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -166,6 +160,9 @@ class _Zygote:
             self.send({"id": request["id"], "error": "the zygote has threads; it cannot fork safely"})
             return
         request["zygote"] = os.getpid()
+        spec = request.get("spec") or {}
+        with contextlib.suppress(Exception):  # an agent whose client could not be built builds its own
+            self.clients.prepare(str(spec.get("plan_path")), dict(spec.get("env") or {}))
         try:
             pid = os.fork()
         except OSError as error:
@@ -177,7 +174,7 @@ class _Zygote:
             _child(
                 request,
                 out_fd,
-                self.loader,
+                self.clients,
                 self.template,
                 [self.control.fileno(), self.wake_read, self.wake_write],
             )
@@ -257,11 +254,13 @@ def main(argv: list[str]) -> int:
     if os.getppid() != int(argv[2]):  # the server died before the line above
         return 1
     sandbox.STAGE_DIR.mkdir(parents=True, exist_ok=True)
+    from cove.runtime.s3clients import ClientCache
+
     loader = _warm()
     template = _template(loader)
     # The children never collect the zygote's objects: no copy-on-write faults, no GC work.
     gc.freeze()
-    _Zygote(control, loader, template).serve()
+    _Zygote(control, ClientCache(loader), template).serve()
     return 0
 
 

@@ -65,10 +65,23 @@ class ContainerCredentials:
         return f"http://169.254.170.2{CREDENTIALS_PATH}{token}"
 
     def credentials(self, token: str, peer: str) -> dict[str, str]:
+        """What the endpoint answers the ENI at `peer` that asks with `token`."""
         with self._lock:
             binding = self._bindings.get(token)
         if binding is None or peer not in binding.addresses:
             raise NotBound("no credentials for this caller")
+        return self._current(binding)
+
+    def issue(self, token: str) -> dict[str, str]:
+        """The same answer, for Cove's own data agent of the bound ENI (handed to it at its start,
+        so that it need not ask the endpoint first; it asks it when they are due for renewal)."""
+        with self._lock:
+            binding = self._bindings.get(token)
+        if binding is None:
+            raise NotBound("no credentials for this token")
+        return self._current(binding)
+
+    def _current(self, binding: Binding) -> dict[str, str]:
         now = datetime.now(UTC)
         issued = binding.issued
         if issued is None or issued.expiration - now < _RENEW_BEFORE:
