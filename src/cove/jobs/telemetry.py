@@ -57,7 +57,9 @@ class Telemetry:
         self.scanner = scanner
         self._watched: list[_Watched] = []
         self._sent_values = 0
-        self._sampled = 0.0
+        self._sampled = time.monotonic()
+        """The first sample is due SAMPLE_EVERY_S after the start (a utilization over a few
+        milliseconds says nothing); the job's end always takes one (tick(force=True))."""
         self._pending: list[dict[str, Any]] = []
 
     def watch(self, host: str, container: Container, memory_limit: int, volume: Path) -> None:

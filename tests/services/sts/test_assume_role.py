@@ -159,3 +159,21 @@ def test_get_session_token(client: ClientFactory, user: tuple[str, dict[str, str
         aws_session_token=c["SessionToken"],
     ).get_caller_identity()
     assert me["Arn"] == user_arn
+
+
+def test_assuming_a_role_sets_its_last_use_without_emptying_the_iam_caches(
+    client: ClientFactory, user: tuple[str, dict[str, str]]
+) -> None:
+    user_arn, creds = user
+    role_arn = _role(client, {"AWS": user_arn})
+    role_name = role_arn.rsplit("/", 1)[-1]
+    iam = client("iam")
+    assert iam.get_role(RoleName=role_name)["Role"]["RoleLastUsed"] == {}  # now cached
+    before = generation.current()
+    client("sts", **creds).assume_role(RoleArn=role_arn, RoleSessionName="used")
+    # New credentials change no cached key, policy or role: every job asks for some, and each
+    # generation move would make the next requests reload keys and policies from the database.
+    assert generation.current() == before
+    used = iam.get_role(RoleName=role_name)["Role"]["RoleLastUsed"]
+    assert abs(used["LastUsedDate"] - datetime.now(UTC)) < timedelta(seconds=30)
+    assert used["Region"] == "us-east-1"

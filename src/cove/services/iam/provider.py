@@ -54,7 +54,12 @@ class IamProvider(Provider):
             with self.db.read() as s:
                 return role_view(roles.get_role(s, ctx.account_id, p["RoleName"]))
 
-        return {"Role": self._roles.get((ctx.account_id, p["RoleName"]), load)}
+        view = dict(self._roles.get((ctx.account_id, p["RoleName"]), load))
+        with self.db.read() as s:
+            view["RoleLastUsed"] = roles.last_used_view(
+                roles.role_last_used(s, ctx.account_id, p["RoleName"])
+            )
+        return {"Role": view}
 
     @operation("ListRoles")
     def list_roles(self, ctx: RequestContext, p: dict[str, Any]) -> Out:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -51,10 +52,24 @@ def role_view(role: Role, *, full: bool = True) -> dict[str, Any]:
                 "PermissionsBoundaryType": "Policy",
                 "PermissionsBoundaryArn": role.permissions_boundary,
             }
-        view["RoleLastUsed"] = (
-            {"LastUsedDate": role.last_used, "Region": "us-east-1"} if role.last_used else {}
-        )
+        view["RoleLastUsed"] = last_used_view(role.last_used)
     return view
+
+
+def last_used_view(moment: datetime | None) -> dict[str, Any]:
+    return {"LastUsedDate": moment, "Region": "us-east-1"} if moment else {}
+
+
+_LAST_USED = select(Role.last_used).where(
+    Role.account_id == bindparam("account"), Role.name == bindparam("name")
+)
+
+
+def role_last_used(session: Session, account_id: str, name: str) -> datetime | None:
+    """When the role's credentials were last issued. Issuing them does not move the IAM generation
+    (it would empty every IAM cache once per job), so a cached role view takes it from here."""
+    used: datetime | None = session.scalar(_LAST_USED, {"account": account_id, "name": name})
+    return used
 
 
 # Built once: GetRole is the hottest IAM read (every SDK session expands its role through it).

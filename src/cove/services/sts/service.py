@@ -13,7 +13,7 @@ from cove.aws.context import Principal
 from cove.aws.errors import AccessDenied, ServiceError
 from cove.keyring import RootKey
 from cove.policy import PolicyKind
-from cove.services.iam import generation, ids
+from cove.services.iam import ids
 from cove.services.iam.accounts import seal_secret
 from cove.services.iam.documents import checked
 from cove.services.iam.roles import find_role_by_arn
@@ -123,8 +123,10 @@ def issue_credentials(
         )
     )
     if role is not None:
+        # No generation.touch: a new key changes no cached IAM value, and RoleLastUsed is read
+        # fresh (iam.roles.role_last_used); moving the generation would empty every IAM cache
+        # (keys, identity policies) once per job that asks for credentials.
         role.last_used = now
-        generation.touch(session)
     principal = assumed_role_principal(role, session_name or "") if role is not None else None
     return IssuedCredentials(key_id, secret, token, expiration, principal)
 
