@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cove.runtime.agents import AGENT_CREDENTIALS
-from cove.runtime.s3clients import ClientCache, own_credentials
+from cove.runtime.s3clients import MAX_KINDS, ClientCache, own_credentials
 from cove.runtime.transferplan import Plan
 
 if TYPE_CHECKING:
@@ -133,6 +133,14 @@ def test_one_client_per_kind_signing_with_each_agents_own_keys(
     with pytest.raises(ClientError) as refused:
         made.list_buckets()
     assert refused.value.response["Error"]["Code"] == "InvalidAccessKeyId"
+
+    # Jobs' own AWS_* variables make kinds of their own; the cache keeps the newest MAX_KINDS.
+    for n in range(MAX_KINDS + 3):
+        cache.prepare(str(plan_path), settings | {"AWS_JOB_SETTING": str(n)})
+    assert len(cache.clients) == MAX_KINDS
+    assert all(
+        ("AWS_JOB_SETTING", str(n)) in key[2] for n, key in zip(range(3, 99), cache.clients, strict=False)
+    )
 
     # A kind never prepared: the agent builds its own client.
     monkeypatch.setenv("AWS_REGION", "ap-south-1")

@@ -6,7 +6,9 @@ builds the client an agent will use before forking it (once for each region, poo
 the agent's own AWS_* settings), with credentials that are filled in late: each agent resolves its
 own, as boto3 would have (its environment's keys, or its instance's credentials endpoint, fetched
 from inside the instance), and puts them into its copy of the client. The client is built under
-the agent's environment (less its credentials), so it is the client the agent would have built.
+the agent's environment (less its credentials), so it is the client the agent would have built,
+except that no AWS configuration file is read: the zygote is root on the host, and the file names
+may come from a job's Environment.
 The credentials themselves the server hands the agent at its start (the endpoint's answer), so it
 need not ask the endpoint before its first request; it asks when they are due for renewal.
 """
@@ -35,7 +37,7 @@ from cove.runtime.agents import AGENT_CREDENTIALS
 from cove.runtime.transfer import ClientFactory, s3_config
 from cove.runtime.transferplan import Plan, load_plan
 
-__all__ = ["ClientCache", "LateCredentials", "own_credentials"]
+__all__ = ["MAX_KINDS", "ClientCache", "LateCredentials", "own_credentials"]
 
 _PER_AGENT = frozenset(
     {
@@ -139,6 +141,11 @@ def _metadata(answer: dict[str, str]) -> dict[str, str]:
     }
 
 
+MAX_KINDS = 16
+"""Clients kept at most (the oldest is dropped): a job's Environment may set AWS_* variables, each
+new set of which is a kind of its own."""
+
+
 class ClientCache:
     def __init__(self, loader: Any) -> None:
         self.loader = loader
@@ -157,6 +164,8 @@ class ClientCache:
             key = (plan.region, plan.workers, settings)
             if key in self.clients:
                 return
+            if len(self.clients) >= MAX_KINDS:  # the settings include the jobs' own AWS_* variables
+                del self.clients[next(iter(self.clients))]
             late = LateCredentials()
             session = botocore.session.Session()
             session.register_component("data_loader", self.loader)
