@@ -28,9 +28,13 @@ def test_a_training_job_runs_in_its_vpc_and_uploads_its_model(
     jobs_server: EmbeddedServer, world: dict[str, Any], algo_image: str
 ) -> None:
     sm, s3, logs = (client(jobs_server, n) for n in ("sagemaker", "s3", "logs"))
+    assert jobs_server.cove.jobs is not None and jobs_server.cove.jobs.deps.agents is not None
+    zygote = jobs_server.cove.jobs.deps.agents.zygote()
+    spawned = zygote.spawned
     sm.create_training_job(**training_request(world, "train-ok", algo_image))
     done = wait_job(sm, "train-ok")
     assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
+    assert zygote.spawned - spawned == 1  # one data agent moved the data in, then the model out
     assert done["SecondaryStatus"] == "Completed"
     steps = [(t["Status"], t["StatusMessage"]) for t in done["SecondaryStatusTransitions"]]
     assert steps[0] == ("Starting", "Preparing the instances for training") or steps[0][0] == "Starting"

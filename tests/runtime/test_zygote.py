@@ -26,6 +26,7 @@ from cove.fabric import netns
 from cove.runtime.agents import EXIT_ZYGOTE_LOST, AgentSpec, AgentZygote, ZygoteError
 from cove.runtime.container import Mount
 from cove.runtime.sandbox import KEPT_CAPS
+from cove.runtime.transfer import PHASE_DONE
 from cove.runtime.transferplan import Plan
 
 if TYPE_CHECKING:
@@ -362,4 +363,73 @@ def test_watching_agent_through_the_zygote(
     finally:
         for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
             s3.delete_object(Bucket=bucket, Key=item["Key"])
+        s3.delete_bucket(Bucket=bucket)
+
+
+def test_one_agent_downloads_then_uploads_on_the_servers_go(
+    zygote: AgentZygote, cove_server: EmbeddedServer, client: Any, tmp_path: Path
+) -> None:
+    s3 = client("s3")
+    bucket = f"cvtzy-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="in/a.csv", Body=b"channel data")
+    env = _agent_env(cove_server)
+
+    def phased(label: str, source: str) -> tuple[Any, list[str], Path]:
+        local = tmp_path / label
+        (local / "model").mkdir(parents=True)
+        (local / "model" / "weights.txt").write_text(f"{label} weights")
+        first = _plan(
+            local,
+            result=str(local / "download.json.result"),
+            download={"channels": [{"name": "train", "s3_uri": source, "local_dir": str(local / "train")}]},
+        )
+        lines: list[str] = []
+        spec = AgentSpec(first, env, None, then=str(local / "upload.json"))
+        return zygote.spawn(spec, on_output=lambda line, _ts: lines.append(line.rstrip("\n"))), lines, local
+
+    def phase_done(handle: Any, lines: list[str]) -> bool:
+        deadline = time.monotonic() + 60
+        while PHASE_DONE not in lines and handle.wait(0.02) is None and time.monotonic() < deadline:
+            pass
+        return PHASE_DONE in lines
+
+    try:
+        handle, lines, local = phased("ok", f"s3://{bucket}/in/")
+        assert phase_done(handle, lines), lines
+        assert handle.wait(0.3) is None  # it waits for the go
+        assert json.loads((local / "download.json.result").read_text())["ok"]
+        assert (local / "train" / "a.csv").read_bytes() == b"channel data"
+        # The next plan is written only now, then the go.
+        (local / "upload.json").write_text(
+            json.dumps(
+                {
+                    "result": str(local / "upload.json.result"),
+                    "upload": [
+                        {"kind": "tree", "sources": [str(local / "model")], "s3_uri": f"s3://{bucket}/out"}
+                    ],
+                }
+            )
+        )
+        handle.kill(signal.SIGUSR1)
+        assert handle.wait(60) == 0, lines
+        assert json.loads((local / "upload.json.result").read_text())["ok"]
+        assert s3.get_object(Bucket=bucket, Key="out/weights.txt")["Body"].read() == b"ok weights"
+
+        # A first plan that fails ends the agent at once, with its reason.
+        failed, lines, local = phased("missing", f"s3://{bucket}-missing/in/")
+        assert failed.wait(60) == 1
+        assert PHASE_DONE not in lines
+        assert not json.loads((local / "download.json.result").read_text())["ok"]
+
+        # A waiting agent that is ended instead runs nothing more.
+        ended, lines, local = phased("ended", f"s3://{bucket}/in/")
+        assert phase_done(ended, lines), lines
+        ended.kill(signal.SIGTERM)
+        assert ended.wait(60) == 128 + signal.SIGTERM
+        assert not (local / "upload.json.result").exists()
+    finally:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for item in page.get("Contents", []):
+                s3.delete_object(Bucket=bucket, Key=item["Key"])
         s3.delete_bucket(Bucket=bucket)

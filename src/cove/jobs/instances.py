@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,8 +19,9 @@ from typing import Any, Protocol
 
 from cove.jobs.agents import AgentSupply
 from cove.jobs.network import InstanceNet
-from cove.runtime.agents import AGENT_CREDENTIALS, AgentSpec, ZygoteError
+from cove.runtime.agents import AGENT_CREDENTIALS, AgentHandle, AgentSpec, ZygoteError
 from cove.runtime.container import Container, ContainerSpec, Mount
+from cove.runtime.transfer import PHASE_DONE
 from cove.runtime.volume import Volume
 
 __all__ = ["Instance", "Runnable", "TransferFailed"]
@@ -57,6 +60,8 @@ class Instance:
     """The role's current credentials (the endpoint's answer), handed to each data agent from the
     zygote at its start; it still renews them at AWS_CONTAINER_CREDENTIALS_FULL_URI."""
     containers: list[Runnable] = field(default_factory=list)
+    waiting: dict[str, AgentHandle] = field(default_factory=dict)
+    """Agents that have run a plan and wait for the transfer of this label (see transfer)."""
 
     @property
     def opt_ml(self) -> Path:
@@ -101,11 +106,45 @@ class Instance:
         label: str,
         on_output: Callable[[str, float], None],
         extra_mounts: tuple[Mount, ...] = (),
+        *,
+        then: str | None = None,
     ) -> dict[str, Any]:
         """Run the data agent inside this instance (its network namespace: the VPC's paths and
-        policies apply) and return its result; raises TransferFailed with SageMaker's reason."""
-        agent = self.start_agent(plan, label, on_output, extra_mounts)
-        return self.finish_agent(agent, label)
+        policies apply) and return its result; raises TransferFailed with SageMaker's reason.
+        With `then` (agents from the zygote only) the agent stays once this plan has succeeded, and
+        the later transfer labelled `then` is run by it (so `extra_mounts` must already be what
+        that one needs) rather than by a new agent; close() ends it if that never comes."""
+        waiting = self.waiting.pop(label, None)
+        if waiting is not None:
+            self._write_plan(label, plan)
+            waiting.kill(signal.SIGUSR1)  # the agent's go (transfer --then)
+            return self.finish_agent(waiting, label)
+        if then is None or self.agents is None:
+            return self.finish_agent(self.start_agent(plan, label, on_output, extra_mounts), label)
+        phase_done = threading.Event()
+
+        def output(line: str, when: float) -> None:
+            if line.rstrip("\n") == PHASE_DONE:
+                phase_done.set()
+            else:
+                on_output(line, when)
+
+        agent = self.start_agent(plan, label, output, extra_mounts, then=then)
+        assert isinstance(agent, AgentHandle)
+        while not phase_done.is_set() and agent.wait(0.01) is None:
+            pass
+        if not phase_done.is_set():  # it ended: the plan failed, or the agent did
+            return self.finish_agent(agent, label)
+        self.waiting[then] = agent
+        return self._result(label, None)
+
+    def _write_plan(self, label: str, plan: dict[str, Any]) -> Path:
+        work = self.directory / "agent"
+        work.mkdir(parents=True, exist_ok=True)
+        (work / f"{label}.result.json").unlink(missing_ok=True)
+        plan_path = work / f"{label}.json"
+        plan_path.write_text(json.dumps(dict(plan, result=str(work / f"{label}.result.json"))))
+        return plan_path
 
     def start_agent(
         self,
@@ -115,13 +154,9 @@ class Instance:
         extra_mounts: tuple[Mount, ...] = (),
         *,
         watch: bool = False,
+        then: str | None = None,
     ) -> Runnable:
-        work = self.directory / "agent"
-        work.mkdir(parents=True, exist_ok=True)
-        plan_path = work / f"{label}.json"
-        (work / f"{label}.result.json").unlink(missing_ok=True)
-        plan = dict(plan, result=str(work / f"{label}.result.json"))
-        plan_path.write_text(json.dumps(plan))
+        plan_path = self._write_plan(label, plan)
         env = {k: v for k, v in self.agent_env.items() if k.startswith(("AWS_", "S3_"))}
         env |= {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
         forked = self.agents is not None
@@ -130,7 +165,9 @@ class Instance:
         spec = self.spec(label, [], env, extra_mounts=extra_mounts)
         handle: Runnable
         if self.agents is not None:
-            agent = AgentSpec.from_container(spec, str(plan_path), watch=watch)
+            # The next plan's path is known now; the plan itself is written when it is due.
+            later = str(plan_path.with_name(f"{then}.json")) if then is not None else None
+            agent = AgentSpec.from_container(spec, str(plan_path), watch=watch, then=later)
             try:
                 handle = self.agents.zygote().spawn(agent, on_output)
             except ZygoteError:  # the zygote died between the check and the spawn: once more
@@ -154,6 +191,9 @@ class Instance:
             agent.cleanup()
             if agent in self.containers:
                 self.containers.remove(agent)
+        return self._result(label, code)
+
+    def _result(self, label: str, code: int | None) -> dict[str, Any]:
         try:
             result: dict[str, Any] = json.loads(
                 (self.directory / "agent" / f"{label}.result.json").read_text()

@@ -232,9 +232,15 @@ class JobRun:
                 )
         self._check_stop()
         self._secondary("Downloading", "Downloading input data")
+        # The agent that downloads stays for the upload (one fork, client and sandbox per
+        # instance): in training only algo-1 uploads, with every host's tree mounted.
         failure = self._each(
             lambda i, n: i.transfer(
-                plans.download(self.kind, self.request, n, count), "download", self._agent_echo(i)
+                plans.download(self.kind, self.request, n, count),
+                "download",
+                self._agent_echo(i),
+                self._upload_mounts() if self.kind == "training" and i is self.instances[0] else (),
+                then="upload" if self.kind == "processing" or i is self.instances[0] else None,
             )
         )
         if failure:
@@ -395,6 +401,12 @@ class JobRun:
                 self.continuous_failure = self.continuous_failure or str(exc)
         return [int(c) for c in codes if c is not None]
 
+    def _upload_mounts(self) -> tuple[Mount, ...]:
+        """What the training upload reads: every host's /opt/ml, read-only."""
+        return tuple(
+            Mount(str(i.opt_ml), f"{plans.HOSTS_MOUNT}/{i.net.host}", read_only=True) for i in self.instances
+        )
+
     def _image_layer(self, image: Any, instance: Instance) -> Mount:
         """The image as the container's own writable copy (a `pip install -r requirements.txt` by the
         toolkit must not change the image for later jobs): an overlay whose writes stay with the
@@ -409,13 +421,11 @@ class JobRun:
         if self.kind == "training":
             self._secondary("Uploading", "Uploading generated training model")
             plan = plans.training_upload(self.request, self.job.name, [i.net.host for i in self.instances])
-            every_host = tuple(
-                Mount(str(i.opt_ml), f"{plans.HOSTS_MOUNT}/{i.net.host}", read_only=True)
-                for i in self.instances
-            )
             upload_failure: str | None = self.continuous_failure
             try:
-                self.instances[0].transfer(plan, "upload", self._agent_echo(self.instances[0]), every_host)
+                self.instances[0].transfer(
+                    plan, "upload", self._agent_echo(self.instances[0]), self._upload_mounts()
+                )
             except TransferFailed as exc:
                 upload_failure = upload_failure or str(exc)
         else:

@@ -117,6 +117,8 @@ class AgentZygote:
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._lost: str | None = None
+        self.spawned = 0
+        """Agents forked so far."""
 
     @classmethod
     def start(cls, python: str = sys.executable, python_path: tuple[str, ...] = ()) -> AgentZygote:
@@ -216,6 +218,7 @@ class AgentZygote:
                 os.close(fd)
         if reader is not None:
             reader.start()
+        self.spawned += 1
         handle._started.wait()
         if handle.error is not None and not handle.pid:
             raise ZygoteError(handle.error)

@@ -51,6 +51,8 @@ class AgentSpec:
     netns: str | None
     """Named network namespace (/run/netns/<name>); None: the zygote's own (tests)."""
     watch: bool = False
+    then: str | None = None
+    """Another plan to run after this one, on the server's go (transfer's --then)."""
     log_path: str | None = None
     """Where stdout and stderr go when spawn() is given no on_output (else /dev/null)."""
     hostname: str = "algo-1"
@@ -63,7 +65,13 @@ class AgentSpec:
 
     @classmethod
     def from_container(
-        cls, spec: ContainerSpec, plan_path: str, *, watch: bool = False, log_path: str | None = None
+        cls,
+        spec: ContainerSpec,
+        plan_path: str,
+        *,
+        watch: bool = False,
+        then: str | None = None,
+        log_path: str | None = None,
     ) -> AgentSpec:
         """The agent of the instance `spec` describes (its argv, cgroup limits and workdir unused).
         A container spec's netns None means a fresh empty namespace, which no agent can use."""
@@ -74,6 +82,7 @@ class AgentSpec:
             env=dict(spec.env),
             netns=spec.netns,
             watch=watch,
+            then=then,
             log_path=log_path,
             hostname=spec.hostname,
             hosts=dict(spec.hosts),

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -66,7 +67,10 @@ from cove.runtime.s3failures import TransferFailure
 from cove.runtime.transferplan import Plan, PlanError, Unsupported, load_plan
 from cove.runtime.uploads import Uploader
 
-__all__ = ["ClientFactory", "main", "run_plan", "s3_client", "s3_config", "transfer_manager"]
+__all__ = ["PHASE_DONE", "ClientFactory", "main", "run_plan", "s3_client", "s3_config", "transfer_manager"]
+
+PHASE_DONE = "cove-agent: phase done"
+"""The line an agent run with --then prints once its first plan has succeeded."""
 
 ClientFactory = Callable[[Plan], Any]
 """Makes the S3 client the agent uses for a plan (the agent zygote passes one that hands out a
@@ -155,18 +159,13 @@ def _write_result(path: str, result: dict[str, Any]) -> None:
     os.replace(partial, target)
 
 
-def main(argv: list[str] | None = None, client_factory: ClientFactory | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    watch = "--watch" in args
-    paths = [a for a in args if a != "--watch"]
-    if len(paths) != 1:
-        print("usage: python -m cove.runtime.transfer [--watch] <plan.json>", file=sys.stderr)
-        return 2
-    result_path = str(Path(paths[0]).with_name("result.json"))
+def _run(path: str, watch: bool, client_factory: ClientFactory | None) -> dict[str, Any]:
+    """Run the plan at `path` and write its result; the result."""
+    result_path = str(Path(path).with_name("result.json"))
     try:
-        raw = json.loads(Path(paths[0]).read_text())
+        raw = json.loads(Path(path).read_text())
         result_path = str(raw.get("result") or result_path)
-        result = run_plan(load_plan(paths[0]), watch=watch, client_factory=client_factory)
+        result = run_plan(load_plan(path), watch=watch, client_factory=client_factory)
     except TransferFailure as exc:
         result = {"ok": False, "reason": exc.reason, "detail": exc.detail}
     except Unsupported as exc:
@@ -178,7 +177,46 @@ def main(argv: list[str] | None = None, client_factory: ClientFactory | None = N
     _write_result(result_path, result)
     if not result["ok"]:
         print(f"{result['reason']}\n{result.get('detail', '')}", file=sys.stderr)
-    return 0 if result["ok"] else 1
+    return result
+
+
+def main(argv: list[str] | None = None, client_factory: ClientFactory | None = None) -> int:
+    """``[--watch] <plan>``, or ``--then <next plan> <plan>``: after the plan has succeeded, print
+    PHASE_DONE and wait for SIGUSR1, then run the next plan (which the server may write only then)
+    with the same S3 client; SIGTERM ends the agent instead. One agent per instance then moves a
+    job's data in and out: the second fork, its client and its namespaces cost as much CPU as a
+    small channel's transfer."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    watch = "--watch" in args
+    then: str | None = None
+    if "--then" in args and args.index("--then") + 1 < len(args):
+        at = args.index("--then")
+        then = args.pop(at + 1)
+        args.pop(at)
+    paths = [a for a in args if a != "--watch"]
+    if len(paths) != 1 or (then is not None and watch):
+        print(
+            "usage: python -m cove.runtime.transfer [--watch | --then <next plan>] <plan.json>",
+            file=sys.stderr,
+        )
+        return 2
+    if then is None:
+        return 0 if _run(paths[0], watch, client_factory)["ok"] else 1
+    # Blocked from the start: a go that comes early waits, it does not end the agent.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    made: dict[tuple[str, int], Any] = {}
+
+    def reused(plan: Plan) -> Any:
+        key = (plan.region, plan.workers)
+        if key not in made:
+            made[key] = s3_client(plan, client_factory)
+        return made[key]
+
+    if not _run(paths[0], False, reused)["ok"]:
+        return 1
+    print(PHASE_DONE, flush=True)
+    signal.sigwait({signal.SIGUSR1})
+    return 0 if _run(then, False, reused)["ok"] else 1
 
 
 if __name__ == "__main__":

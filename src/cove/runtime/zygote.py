@@ -124,7 +124,11 @@ def _child(
             return
         module, function = spec.entry.split(":")
         entry = getattr(importlib.import_module(module), function)
-        args = (["--watch"] if spec.watch else []) + [spec.plan_path]
+        args = (
+            (["--watch"] if spec.watch else [])
+            + (["--then", spec.then] if spec.then else [])
+            + [spec.plan_path]
+        )
         code = 1
         session = template if template is not None else _template(clients.loader)
         code = int(entry(args, client_factory=clients.factory(session)))
