@@ -213,12 +213,17 @@ def instrument(server: EmbeddedServer, timers: Timers) -> None:
     timers.wrap(
         Instance,
         "transfer",
-        lambda inst, plan, label, *a: (_job_of_instance(inst.name), f"data agent: {label} (start to exit)"),
+        lambda inst, plan, label, *a, **k: (
+            _job_of_instance(inst.name),
+            f"data agent: {label} (start to end)",
+        ),
     )
     timed_transfer = Instance.transfer
 
-    def transfer(inst: Instance, plan: dict[str, Any], label: str, *args: Any) -> dict[str, Any]:
-        result = timed_transfer(inst, plan, label, *args)
+    def transfer(
+        inst: Instance, plan: dict[str, Any], label: str, *args: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        result = timed_transfer(inst, plan, label, *args, **kwargs)
         # The agent's own clock: S3 client creation and the transfer, after its imports.
         seconds = float(result.get("seconds") or 0.0)
         timers.add(
