@@ -283,3 +283,44 @@ def _no_datagram_slips_into_a_peers_flow(
         responder.kill()
         responder.wait()
     assert log.read_text().split() == ["genuine-1", "genuine-2"]
+
+
+def test_a_change_reads_back_only_its_vpc_and_the_resync_mends_the_others(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = _server(state)
+    try:
+        ec2 = make_client(server, "ec2")
+        kernel = server.cove.kernel
+        assert kernel is not None
+        changed = _topology(ec2)
+        other = ec2.create_vpc(CidrBlock="10.21.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=other, CidrBlock="10.21.1.0/24")["Subnet"]["SubnetId"]
+        ec2.create_network_interface(SubnetId=subnet)
+        _applied(server)
+        names = kernel.fabric.names
+        other_router = names.router(other)
+        touched: list[str] = []
+        real_run = netns.run
+
+        def run(name: str, argv: Any, **kwargs: Any) -> Any:
+            touched.append(name)
+            return real_run(name, argv, **kwargs)
+
+        monkeypatch.setattr(netns, "run", run)
+        subnet_a = changed["client"]["SubnetId"]
+        ec2.create_network_interface(SubnetId=subnet_a, Groups=[changed["client_sg"]])
+        _applied(server)
+        # A job's ENI changes its own VPC: the other VPC's kernel state is not read back (each
+        # read is a process, and a host may hold many VPCs).
+        assert names.router(changed["vpc"]) in touched
+        assert other_router not in touched
+
+        # Drift in the other VPC (its default route gone) is mended by the periodic full pass.
+        table = netns.run(other_router, ["ip", "-j", "-4", "route", "show", "table", "all"]).stdout
+        assert table.strip() not in ("", "[]")
+        netns.run(other_router, ["ip", "route", "flush", "table", "all"], check=False)
+        kernel.sync_now(full=True)
+        assert json.loads(netns.run(other_router, ["ip", "-j", "-4", "route", "show", "table", "all"]).stdout)
+    finally:
+        server.stop()

@@ -41,13 +41,15 @@ class Fabric:
     def __post_init__(self) -> None:
         self._routers = RouterReconciler(self.names)
 
-    def apply(self, ruleset: RuleSet) -> ApplyReport:
+    def apply(self, ruleset: RuleSet, full: bool = True) -> ApplyReport:
+        """Make the kernel match `ruleset`. Unless `full`, VPCs whose compiled router has not
+        changed since it was last applied are not read back from the kernel (RouterReconciler)."""
         started = time.monotonic()
         with self._lock:
             wanted: set[str] = set()
             enis = 0
             for router in ruleset.vpcs:
-                wanted.update(self._routers.apply(router))
+                wanted.update(self._routers.apply(router, full))
                 # After the new table: cut the untracked flows it no longer admits (AWS §1.3).
                 self._untracked.after_apply(self.names.router(router.vpc_id), router)
                 wanted.add(self.names.router(router.vpc_id))
@@ -95,6 +97,7 @@ class Fabric:
             self._routers.applied_tables.pop(namespace, None)
             self._routers.applied_enis.pop(namespace, None)
             self._routers.applied_gateways.pop(namespace, None)
+            self._routers.applied_routers.pop(namespace, None)
         if removed:
             log.info("fabric removed %d namespaces", len(removed))
         return tuple(removed)

@@ -99,11 +99,13 @@ class KernelSync:
         self._wake.set()
         self._thread.join(timeout=30)
 
-    def sync_now(self) -> ApplyReport:
+    def sync_now(self, full: bool = True) -> ApplyReport:
+        """One pass; `full` reads back every VPC's kernel state (see Fabric.apply), else only
+        those whose rules changed."""
         with self._done:
             generation = self.generation
         state = desired_state(self.db)
-        report = self.fabric.apply(state.ruleset)
+        report = self.fabric.apply(state.ruleset, full)
         for observer in self.observers:
             observer(state)
         with self._done:
@@ -125,15 +127,18 @@ class KernelSync:
         return True
 
     def _run(self) -> None:
-        self._wake.set()  # adopt or rebuild whatever the kernel holds at start-up
+        full = True  # adopt or rebuild whatever the kernel holds at start-up
+        self._wake.set()
         while not self._stop.is_set():
-            self._wake.wait(self.resync_s)
+            # A change wakes a pass over what changed; the periodic resync mends everything.
+            full = not self._wake.wait(self.resync_s) or full
             if self._stop.is_set():
                 return
             self._wake.clear()
             time.sleep(0.05)  # let a burst of API calls land in one pass
             try:
-                report = self.sync_now()
+                report = self.sync_now(full)
+                full = False
                 log.debug("fabric applied", extra={"vpcs": report.vpcs, "seconds": round(report.seconds, 3)})
             except Exception:
                 log.exception("fabric reconcile failed; retrying")
