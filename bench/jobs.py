@@ -268,9 +268,9 @@ def instrument(server: EmbeddedServer, timers: Timers) -> None:
     # The kernel sync thread's passes (what wait_applied waits for), not tied to one job.
     kernel = server.cove.kernel
     assert kernel is not None
-    timers.wrap(kernel, "sync_now", lambda: (KERNEL, "pass"))
+    timers.wrap(kernel, "sync_now", lambda *a: (KERNEL, "pass"))
     timers.wrap(kernel_sync, "desired_state", lambda db: (KERNEL, "desired_state (DB read, compile)"))
-    timers.wrap(kernel.fabric, "apply", lambda ruleset: (KERNEL, "fabric.apply (ip, nft)"))
+    timers.wrap(kernel.fabric, "apply", lambda *a: (KERNEL, "fabric.apply (ip, nft)"))
     for index, observer in enumerate(list(kernel.observers)):
         holder = _Holder(observer)
         timers.wrap(holder, "call", lambda state: (KERNEL, "observers (listeners, DNS, flow logs)"))
