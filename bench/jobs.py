@@ -752,11 +752,14 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
         f"  single-job overhead <= {OVERHEAD_TARGET_S} s: {overhead:.2f} s "
         f"{'met' if overhead <= OVERHEAD_TARGET_S else 'NOT met'}"
     )
-    print(
-        f"  {args.batch} jobs within {BATCH_TARGET_RATIO:g}x one job: {ratio:.1f}x "
-        f"{'met' if ratio <= BATCH_TARGET_RATIO and not failures else 'NOT met'}"
-        f" ({results['admitted']} of {args.batch} x {args.instance_type} admitted side by side on this host)"
-    )
+    if batches:
+        print(
+            f"  {args.batch} jobs within {BATCH_TARGET_RATIO:g}x one job: {ratio:.1f}x "
+            f"{'met' if ratio <= BATCH_TARGET_RATIO and not failures else 'NOT met'}"
+            f" ({results['admitted']} of {args.batch} x {args.instance_type} admitted side by side on this host)"
+        )
+    else:
+        print(f"  {args.batch} jobs within {BATCH_TARGET_RATIO:g}x one job: not measured (--batch-rounds 0)")
     if batches and results["cpu_batch"]:
         # However well the jobs overlap, the cores must do the batch's CPU work: its floor.
         cores = os.cpu_count() or 1
