@@ -4,12 +4,10 @@ credentials (handed at its start, renewed from its credentials endpoint), agains
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import botocore.session
 import pytest
@@ -18,6 +16,7 @@ from botocore.exceptions import ClientError
 from cove.runtime.agents import AGENT_CREDENTIALS
 from cove.runtime.s3clients import MAX_KINDS, ClientCache, own_credentials
 from cove.runtime.transferplan import Plan
+from tests.runtime.credentials_endpoint import serving
 
 if TYPE_CHECKING:
     from cove.server import EmbeddedServer
@@ -36,29 +35,8 @@ def _answer(key: str, expires_in: timedelta) -> dict[str, str]:
 @pytest.fixture
 def endpoint() -> Iterator[tuple[str, list[str]]]:
     """A credentials endpoint on loopback answering with key RENEWED; the paths it was asked."""
-    asked: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            asked.append(self.path)
-            body = json.dumps(_answer("RENEWED", timedelta(hours=1))).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v2/credentials/tok", asked
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(lambda: _answer("RENEWED", timedelta(hours=1))) as served:
+        yield served
 
 
 def _clear_aws(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,11 +13,9 @@ import socket
 import subprocess
 import sys
 import tarfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from cove.runtime.s3failures import ROUTE_ADVICE
 from cove.runtime.transferplan import parse_plan, training_outputs
 from cove.server import EmbeddedServer
 from tests.conftest import ClientFactory
+from tests.runtime.credentials_endpoint import serving
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -369,36 +368,17 @@ def test_credentials_from_the_container_endpoint(
 ) -> None:
     """No keys in the environment: boto3 asks AWS_CONTAINER_CREDENTIALS_FULL_URI, as in a job."""
     creds = client("sts").get_session_token()["Credentials"]
-    body = json.dumps(
-        {
-            "AccessKeyId": creds["AccessKeyId"],
-            "SecretAccessKey": creds["SecretAccessKey"],
-            "Token": creds["SessionToken"],
-            "Expiration": creds["Expiration"].isoformat(),
-        }
-    ).encode()
-
-    class Credentials(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
+    answer = {
+        "AccessKeyId": creds["AccessKeyId"],
+        "SecretAccessKey": creds["SecretAccessKey"],
+        "Token": creds["SessionToken"],
+        "Expiration": creds["Expiration"].isoformat(),
+    }
     _put(s3, bucket, ["c/a.csv"])
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Credentials)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(lambda: answer) as (uri, asked):
         env = _env(cove_server)
         del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
-        env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = (
-            f"http://127.0.0.1:{httpd.server_address[1]}/v2/credentials/x"
-        )
+        env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = uri
         plan = {
             "result": str(tmp_path / "r.json"),
             "download": {"channels": [_channel("c", f"s3://{bucket}/c/", tmp_path / "c")]},
@@ -412,10 +392,7 @@ def test_credentials_from_the_container_endpoint(
             text=True,
             timeout=60,
         )
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    assert asked
     assert done.returncode == 0, done.stderr
     assert _tree(tmp_path / "c") == {"a.csv": "body of c/a.csv"}
 
