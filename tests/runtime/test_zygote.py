@@ -234,6 +234,21 @@ def _alive(pid: int) -> bool:
     return "State:\tZ" not in status and "State:\tX" not in status
 
 
+@pytest.fixture
+def s3_bucket(client: Any) -> Iterator[tuple[Any, str]]:
+    """A bucket of the test server's account (an S3 client for it), emptied and deleted after."""
+    s3 = client("s3")
+    bucket = f"cvtzy-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    try:
+        yield s3, bucket
+    finally:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for item in page.get("Contents", []):
+                s3.delete_object(Bucket=bucket, Key=item["Key"])
+        s3.delete_bucket(Bucket=bucket)
+
+
 def _agent_env(server: EmbeddedServer) -> dict[str, str]:
     account = server.cove.account
     return {
@@ -251,11 +266,9 @@ def _agent_env(server: EmbeddedServer) -> dict[str, str]:
 
 
 def test_data_agent_through_the_zygote_costs_less_than_a_fresh_interpreter(
-    zygote: AgentZygote, cove_server: EmbeddedServer, client: Any, tmp_path: Path
+    zygote: AgentZygote, cove_server: EmbeddedServer, s3_bucket: tuple[Any, str], tmp_path: Path
 ) -> None:
-    s3 = client("s3")
-    bucket = f"cvtzy-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
+    s3, bucket = s3_bucket
     for key in ("in/a.csv", "in/sub/b.csv"):
         s3.put_object(Bucket=bucket, Key=key, Body=f"body of {key}".encode())
     env = _agent_env(cove_server)
@@ -278,46 +291,40 @@ def test_data_agent_through_the_zygote_costs_less_than_a_fresh_interpreter(
             upload=[{"kind": "tree", "sources": [str(out)], "s3_uri": f"s3://{bucket}/out/{label}/{n}"}],
         )
 
-    try:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.monotonic()
-        for n in range(runs):
-            done = subprocess.run(
-                [sys.executable, "-m", "cove.runtime.transfer", plan("subprocess", n)],
-                env=env | {"PYTHONPATH": str(REPO / "src")},
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            assert done.returncode == 0, done.stderr
-        sub_wall = time.monotonic() - started
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        sub_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    for n in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-m", "cove.runtime.transfer", plan("subprocess", n)],
+            env=env | {"PYTHONPATH": str(REPO / "src")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+    sub_wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sub_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
-        zygote_before = zygote.cpu_seconds()
-        started = time.monotonic()
-        agents_cpu = 0.0
-        for n in range(runs):
-            log = tmp_path / "zygote" / f"{n}.log"
-            handle = zygote.spawn(AgentSpec(plan("zygote", n), env, None, log_path=str(log)))
-            assert handle.wait(120) == 0, log.read_text()
-            agents_cpu += handle.cpu_seconds
-        zy_wall = time.monotonic() - started
-        zy_cpu = agents_cpu + zygote.cpu_seconds() - zygote_before
+    zygote_before = zygote.cpu_seconds()
+    started = time.monotonic()
+    agents_cpu = 0.0
+    for n in range(runs):
+        log = tmp_path / "zygote" / f"{n}.log"
+        handle = zygote.spawn(AgentSpec(plan("zygote", n), env, None, log_path=str(log)))
+        assert handle.wait(120) == 0, log.read_text()
+        agents_cpu += handle.cpu_seconds
+    zy_wall = time.monotonic() - started
+    zy_cpu = agents_cpu + zygote.cpu_seconds() - zygote_before
 
-        for label in ("subprocess", "zygote"):
-            for n in range(runs):
-                result = json.loads((tmp_path / label / str(n) / "result.json").read_text())
-                assert result["ok"] and result["objects"] == 3, result
-                train = tmp_path / label / str(n) / "train"
-                assert (train / "sub" / "b.csv").read_text() == "body of in/sub/b.csv"
-                body = s3.get_object(Bucket=bucket, Key=f"out/{label}/{n}/result.txt")["Body"].read()
-                assert body == f"{label} {n}".encode()
-    finally:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            for item in page.get("Contents", []):
-                s3.delete_object(Bucket=bucket, Key=item["Key"])
-        s3.delete_bucket(Bucket=bucket)
+    for label in ("subprocess", "zygote"):
+        for n in range(runs):
+            result = json.loads((tmp_path / label / str(n) / "result.json").read_text())
+            assert result["ok"] and result["objects"] == 3, result
+            train = tmp_path / label / str(n) / "train"
+            assert (train / "sub" / "b.csv").read_text() == "body of in/sub/b.csv"
+            body = s3.get_object(Bucket=bucket, Key=f"out/{label}/{n}/result.txt")["Body"].read()
+            assert body == f"{label} {n}".encode()
     print(
         f"\n{runs} agents: subprocess {sub_wall:.2f} s wall, {sub_cpu:.2f} CPU-s; "
         f"zygote {zy_wall:.2f} s wall, {zy_cpu:.2f} CPU-s (agents {agents_cpu:.2f}); "
@@ -328,11 +335,9 @@ def test_data_agent_through_the_zygote_costs_less_than_a_fresh_interpreter(
 
 
 def test_watching_agent_through_the_zygote(
-    zygote: AgentZygote, cove_server: EmbeddedServer, client: Any, tmp_path: Path
+    zygote: AgentZygote, cove_server: EmbeddedServer, s3_bucket: tuple[Any, str], tmp_path: Path
 ) -> None:
-    s3 = client("s3")
-    bucket = f"cvtzy-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
+    s3, bucket = s3_bucket
     checkpoints, stop = tmp_path / "checkpoints", tmp_path / "stop"
     checkpoints.mkdir()
     plan = _plan(
@@ -344,34 +349,27 @@ def test_watching_agent_through_the_zygote(
         watch={"stop_file": str(stop), "interval": 0.1},
     )
     lines: list[str] = []
-    try:
-        handle = zygote.spawn(
-            AgentSpec(plan, _agent_env(cove_server), None, watch=True),
-            on_output=lambda line, _: lines.append(line),
-        )
-        (checkpoints / "one.pt").write_text("1")
-        deadline = time.monotonic() + 20
-        while "Contents" not in s3.list_objects_v2(Bucket=bucket) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert handle.wait(0) is None  # still watching
-        (checkpoints / "one.pt").unlink()
-        (checkpoints / "two.pt").write_text("2")
-        stop.touch()
-        assert handle.wait(30) == 0, lines
-        keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
-        assert keys == ["ckpt/two.pt"]
-    finally:
-        for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
-            s3.delete_object(Bucket=bucket, Key=item["Key"])
-        s3.delete_bucket(Bucket=bucket)
+    handle = zygote.spawn(
+        AgentSpec(plan, _agent_env(cove_server), None, watch=True),
+        on_output=lambda line, _: lines.append(line),
+    )
+    (checkpoints / "one.pt").write_text("1")
+    deadline = time.monotonic() + 20
+    while "Contents" not in s3.list_objects_v2(Bucket=bucket) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert handle.wait(0) is None  # still watching
+    (checkpoints / "one.pt").unlink()
+    (checkpoints / "two.pt").write_text("2")
+    stop.touch()
+    assert handle.wait(30) == 0, lines
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert keys == ["ckpt/two.pt"]
 
 
 def test_one_agent_downloads_then_uploads_on_the_servers_go(
-    zygote: AgentZygote, cove_server: EmbeddedServer, client: Any, tmp_path: Path
+    zygote: AgentZygote, cove_server: EmbeddedServer, s3_bucket: tuple[Any, str], tmp_path: Path
 ) -> None:
-    s3 = client("s3")
-    bucket = f"cvtzy-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
+    s3, bucket = s3_bucket
     s3.put_object(Bucket=bucket, Key="in/a.csv", Body=b"channel data")
     env = _agent_env(cove_server)
 
@@ -394,42 +392,36 @@ def test_one_agent_downloads_then_uploads_on_the_servers_go(
             pass
         return PHASE_DONE in lines
 
-    try:
-        handle, lines, local = phased("ok", f"s3://{bucket}/in/")
-        assert phase_done(handle, lines), lines
-        assert handle.wait(0.3) is None  # it waits for the go
-        assert json.loads((local / "download.json.result").read_text())["ok"]
-        assert (local / "train" / "a.csv").read_bytes() == b"channel data"
-        # The next plan is written only now, then the go.
-        (local / "upload.json").write_text(
-            json.dumps(
-                {
-                    "result": str(local / "upload.json.result"),
-                    "upload": [
-                        {"kind": "tree", "sources": [str(local / "model")], "s3_uri": f"s3://{bucket}/out"}
-                    ],
-                }
-            )
+    handle, lines, local = phased("ok", f"s3://{bucket}/in/")
+    assert phase_done(handle, lines), lines
+    assert handle.wait(0.3) is None  # it waits for the go
+    assert json.loads((local / "download.json.result").read_text())["ok"]
+    assert (local / "train" / "a.csv").read_bytes() == b"channel data"
+    # The next plan is written only now, then the go.
+    (local / "upload.json").write_text(
+        json.dumps(
+            {
+                "result": str(local / "upload.json.result"),
+                "upload": [
+                    {"kind": "tree", "sources": [str(local / "model")], "s3_uri": f"s3://{bucket}/out"}
+                ],
+            }
         )
-        handle.kill(signal.SIGUSR1)
-        assert handle.wait(60) == 0, lines
-        assert json.loads((local / "upload.json.result").read_text())["ok"]
-        assert s3.get_object(Bucket=bucket, Key="out/weights.txt")["Body"].read() == b"ok weights"
+    )
+    handle.kill(signal.SIGUSR1)
+    assert handle.wait(60) == 0, lines
+    assert json.loads((local / "upload.json.result").read_text())["ok"]
+    assert s3.get_object(Bucket=bucket, Key="out/weights.txt")["Body"].read() == b"ok weights"
 
-        # A first plan that fails ends the agent at once, with its reason.
-        failed, lines, local = phased("missing", f"s3://{bucket}-missing/in/")
-        assert failed.wait(60) == 1
-        assert PHASE_DONE not in lines
-        assert not json.loads((local / "download.json.result").read_text())["ok"]
+    # A first plan that fails ends the agent at once, with its reason.
+    failed, lines, local = phased("missing", f"s3://{bucket}-missing/in/")
+    assert failed.wait(60) == 1
+    assert PHASE_DONE not in lines
+    assert not json.loads((local / "download.json.result").read_text())["ok"]
 
-        # A waiting agent that is ended instead runs nothing more.
-        ended, lines, local = phased("ended", f"s3://{bucket}/in/")
-        assert phase_done(ended, lines), lines
-        ended.kill(signal.SIGTERM)
-        assert ended.wait(60) == 128 + signal.SIGTERM
-        assert not (local / "upload.json.result").exists()
-    finally:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            for item in page.get("Contents", []):
-                s3.delete_object(Bucket=bucket, Key=item["Key"])
-        s3.delete_bucket(Bucket=bucket)
+    # A waiting agent that is ended instead runs nothing more.
+    ended, lines, local = phased("ended", f"s3://{bucket}/in/")
+    assert phase_done(ended, lines), lines
+    ended.kill(signal.SIGTERM)
+    assert ended.wait(60) == 128 + signal.SIGTERM
+    assert not (local / "upload.json.result").exists()
