@@ -84,3 +84,16 @@ def pattern(size: int) -> bytes:
     """Recognisable, non-repeating-at-chunk-size plaintext: easy to spot if it ever reaches the disk."""
     unit = b"COVE-PLAINTEXT-MARKER-"
     return (unit * (size // len(unit) + 1))[:size]
+
+
+def record_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the path of every file or directory os.fsync is called on, in order."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return synced

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cove.storage import BlobStore, KeySourceByMode
-from tests.storage.conftest import CHUNK, SSE_S3, joined
+from tests.storage.conftest import CHUNK, SSE_S3, joined, record_fsyncs
 
 _CRASHING_WRITER = textwrap.dedent(
     """
@@ -142,21 +142,9 @@ def test_sweep_on_an_empty_store(tmp_path: Path, store: BlobStore) -> None:
     assert store.sweep(lambda _: False, older_than_s=0) == []
 
 
-def _record_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    synced: list[str] = []
-    real_fsync = os.fsync
-
-    def fsync(fd: int) -> None:
-        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    return synced
-
-
 def test_a_write_syncs_its_data_then_its_directory(store: BlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
     store.write([b"first use makes the SSE-S3 master key"], encryption=SSE_S3)
-    synced = _record_fsyncs(monkeypatch)
+    synced = record_fsyncs(monkeypatch)
     info = store.write([os.urandom(3 * CHUNK)], encryption=SSE_S3)
     # The data before the rename, the new name after it; the fan-out directory itself was made
     # durable when the store opened.
@@ -166,7 +154,7 @@ def test_a_write_syncs_its_data_then_its_directory(store: BlobStore, monkeypatch
 def test_opening_a_store_makes_its_directories_durable(
     tmp_path: Path, keys: KeySourceByMode, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    synced = _record_fsyncs(monkeypatch)
+    synced = record_fsyncs(monkeypatch)
     root = tmp_path / "fresh" / "store"
     BlobStore(root, keys)
     assert synced == [str(root / "blobs"), str(root), str(root.parent)]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cove.storage import BlobStore, DigestMismatch
-from tests.storage.conftest import CHUNK, SSE_S3, joined
+from tests.storage.conftest import CHUNK, SSE_S3, joined, record_fsyncs
 
 
 @pytest.fixture(params=["serial", "parallel"])
@@ -157,14 +157,7 @@ def test_a_blob_in_memory_is_synced_before_its_rename(
 ) -> None:
     store.write([b"first use makes the SSE-S3 master key"], encryption=SSE_S3)
     staged = store.stage([b"small"], encryption=SSE_S3, in_memory=True)
-    synced: list[str] = []
-    real_fsync = os.fsync
-
-    def fsync(fd: int) -> None:
-        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
+    synced = record_fsyncs(monkeypatch)
     assert store.place([staged]) == [None]
     assert synced == [str(staged.tmp), str(staged.dest.parent)]
 
