@@ -95,6 +95,22 @@ def put_parts(s3: Any, bucket: str, prefix: str) -> None:
         s3.put_object(Bucket=bucket, Key=f"{prefix}part-{part}.csv", Body=b"x\n1\n")
 
 
+def sharded_processing(s3: Any, world: dict[str, Any], tmp_path: Path, raw: str) -> dict[str, Any]:
+    """The processing scripts' arguments: the parts put under `raw` in the world's bucket, the
+    preprocessing script written to tmp_path, the private subnet and the group."""
+    put_parts(s3, world["bucket"], raw)
+    code = tmp_path / "preprocess.py"
+    code.write_text(PREPROCESS)
+    return {
+        "bucket": world["bucket"],
+        "role": world["role"],
+        "subnets": [world["subnets"]["private"]],
+        "groups": [world["group"]],
+        "code": str(code),
+        "data": f"s3://{world['bucket']}/{raw}",
+    }
+
+
 def assert_sharded(s3: Any, bucket: str, prefix: str, output: str) -> None:
     """Each instance saw half the objects (PREPROCESS's report per host), and the SDK tailed both."""
     seen = {
@@ -177,17 +193,7 @@ def test_the_sagemaker_sdk_runs_a_sharded_processing_job(
     jobs_server: EmbeddedServer, world: dict[str, Any], tmp_path: Path
 ) -> None:
     s3 = client(jobs_server, "s3")
-    put_parts(s3, world["bucket"], "sdk/raw/")
-    code = tmp_path / "preprocess.py"
-    code.write_text(PREPROCESS)
-    arguments = {
-        "bucket": world["bucket"],
-        "role": world["role"],
-        "subnets": [world["subnets"]["private"]],
-        "groups": [world["group"]],
-        "code": str(code),
-        "data": f"s3://{world['bucket']}/sdk/raw/",
-    }
+    arguments = sharded_processing(s3, world, tmp_path, "sdk/raw/")
     result, output = drive(SDK_PYTHON, PROCESS, arguments, jobs_server, tmp_path)
     assert result["status"] == "Completed"
     prefix = result["output"].split(f"s3://{world['bucket']}/", 1)[1]

@@ -15,7 +15,7 @@ import pytest
 from cove.scenario.identity import SAGEMAKER_TRUST
 from cove.server import EmbeddedServer
 from tests.jobs.conftest import client
-from tests.jobs.test_sagemaker_sdk import PREPROCESS, TRAIN, assert_sharded, drive, put_parts
+from tests.jobs.test_sagemaker_sdk import TRAIN, assert_sharded, drive, sharded_processing
 
 pytestmark = pytest.mark.root
 
@@ -144,18 +144,8 @@ def test_the_sagemaker_sdk_v3_script_processor_shards_over_two_instances(
     jobs_server: EmbeddedServer, world: dict[str, Any], tmp_path: Path
 ) -> None:
     s3 = client(jobs_server, "s3")
-    put_parts(s3, world["bucket"], "sdk3/raw/")
-    code = tmp_path / "preprocess.py"
-    code.write_text(PREPROCESS)
-    arguments = {
-        "bucket": world["bucket"],
-        "role": world["role"],
-        "subnets": [world["subnets"]["private"]],
-        "groups": [world["group"]],
-        "code": str(code),
-        "data": f"s3://{world['bucket']}/sdk3/raw/",
-        "output": f"s3://{world['bucket']}/sdk3/processed",
-    }
+    arguments = sharded_processing(s3, world, tmp_path, "sdk3/raw/")
+    arguments["output"] = f"s3://{world['bucket']}/sdk3/processed"
     result, output = drive(SDK3_PYTHON, PROCESS, arguments, jobs_server, tmp_path)
     assert result["status"] == "Completed"
     assert_sharded(s3, world["bucket"], "sdk3/processed", output)
