@@ -138,12 +138,17 @@ class Instance:
         self.waiting[then] = agent
         return self._result(label, None)
 
+    def _plan_path(self, label: str) -> Path:
+        return self.directory / "agent" / f"{label}.json"
+
+    def _result_path(self, label: str) -> Path:
+        return self.directory / "agent" / f"{label}.result.json"
+
     def _write_plan(self, label: str, plan: dict[str, Any]) -> Path:
-        work = self.directory / "agent"
-        work.mkdir(parents=True, exist_ok=True)
-        (work / f"{label}.result.json").unlink(missing_ok=True)
-        plan_path = work / f"{label}.json"
-        plan_path.write_text(json.dumps(dict(plan, result=str(work / f"{label}.result.json"))))
+        plan_path, result_path = self._plan_path(label), self._result_path(label)
+        plan_path.parent.mkdir(parents=True, exist_ok=True)
+        result_path.unlink(missing_ok=True)
+        plan_path.write_text(json.dumps(dict(plan, result=str(result_path))))
         return plan_path
 
     def start_agent(
@@ -159,14 +164,15 @@ class Instance:
         plan_path = self._write_plan(label, plan)
         env = {k: v for k, v in self.agent_env.items() if k.startswith(("AWS_", "S3_"))}
         env |= {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
-        forked = self.agents is not None
-        if forked and self.agent_credentials is not None and "AWS_CONTAINER_CREDENTIALS_FULL_URI" in env:
-            env[AGENT_CREDENTIALS] = json.dumps(self.agent_credentials())
+        # Only an agent from the zygote takes handed credentials (cove.runtime.s3clients).
+        credentials = self.agent_credentials if self.agents is not None else None
+        if credentials is not None and "AWS_CONTAINER_CREDENTIALS_FULL_URI" in env:
+            env[AGENT_CREDENTIALS] = json.dumps(credentials())
         spec = self.spec(label, [], env, extra_mounts=extra_mounts)
         handle: Runnable
         if self.agents is not None:
             # The next plan's path is known now; the plan itself is written when it is due.
-            later = str(plan_path.with_name(f"{then}.json")) if then is not None else None
+            later = str(self._plan_path(then)) if then is not None else None
             agent = AgentSpec.from_container(spec, str(plan_path), watch=watch, then=later)
             try:
                 handle = self.agents.zygote().spawn(agent, on_output)
@@ -195,9 +201,7 @@ class Instance:
 
     def _result(self, label: str, code: int | None) -> dict[str, Any]:
         try:
-            result: dict[str, Any] = json.loads(
-                (self.directory / "agent" / f"{label}.result.json").read_text()
-            )
+            result: dict[str, Any] = json.loads(self._result_path(label).read_text())
         except (OSError, ValueError):
             raise TransferFailed(
                 f"InternalServerError: the data agent of {self.net.host} ended with exit code {code} "

@@ -49,7 +49,9 @@ class IamProvider(Provider):
 
     @operation("GetRole")
     def get_role(self, ctx: RequestContext, p: dict[str, Any]) -> Out:
-        # Every SDK session expands its execution role through GetRole: serve it from memory.
+        # Every SDK session expands its execution role through GetRole: serve the role from memory,
+        # and only its last use (issuing credentials changes it without moving the IAM
+        # generation) from the database.
         def load() -> dict[str, Any]:
             with self.db.read() as s:
                 return role_view(roles.get_role(s, ctx.account_id, p["RoleName"]))
