@@ -65,8 +65,8 @@ class RouterReconciler:
     """ENI namespace → what was last made true there; checked against the kernel once per run."""
     applied_gateways: dict[str, tuple[object, list[str]]] = field(default_factory=dict)
     """Router namespace → what its gateways were built from, and their namespaces."""
-    applied_routers: dict[str, tuple[VpcRouter, list[str]]] = field(default_factory=dict)
-    """Router namespace → the router last made true there in full, and its gateway namespaces."""
+    applied_routers: dict[str, VpcRouter] = field(default_factory=dict)
+    """Router namespace → the router last made true there in full."""
 
     def apply(self, router: VpcRouter, full: bool = True) -> list[str]:
         """Make the VPC's namespaces true; returns the gateway namespaces it also owns. Unless
@@ -74,9 +74,8 @@ class RouterReconciler:
         is there: the kernel is not read again (each read is a process), since what changed was
         another VPC. A full apply reads and mends everything (start-up, the periodic resync)."""
         namespace = self.names.router(router.vpc_id)
-        done = self.applied_routers.get(namespace)
-        if not full and done is not None and done[0] == router and netns.exists(namespace):
-            return done[1]
+        if not full and self.applied_routers.get(namespace) == router and netns.exists(namespace):
+            return self.applied_gateways[namespace][1]
         self.applied_routers.pop(namespace, None)
         if netns.create(namespace):
             self.applied_tables.pop(namespace, None)
@@ -96,7 +95,7 @@ class RouterReconciler:
         if self.applied_tables.get(namespace) != script:
             netns.run(namespace, ["nft", "-f", "-"], input=script)
             self.applied_tables[namespace] = script
-        self.applied_routers[namespace] = (router, owned)
+        self.applied_routers[namespace] = router
         return owned
 
     def _gateways(self, namespace: str, router: VpcRouter, plan: GatewayPlan) -> list[str]:
