@@ -95,6 +95,25 @@ def put_parts(s3: Any, bucket: str, prefix: str) -> None:
         s3.put_object(Bucket=bucket, Key=f"{prefix}part-{part}.csv", Body=b"x\n1\n")
 
 
+def training(s3: Any, world: dict[str, Any], tmp_path: Path, data: str, role: str) -> dict[str, Any]:
+    """The training scripts' arguments: a CSV put under `data` in the world's bucket, the training
+    script in a source directory under tmp_path, the private subnet, the group and the KMS key."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.py").write_text(TRAIN)
+    rows = "x,y\n" + "".join(f"{i},{int(i > 5)}\n" for i in range(12))
+    s3.put_object(Bucket=world["bucket"], Key=f"{data}train.csv", Body=rows.encode())
+    return {
+        "bucket": world["bucket"],
+        "source_dir": str(source),
+        "role": role,
+        "subnets": [world["subnets"]["private"]],
+        "groups": [world["group"]],
+        "key": world["key"],
+        "data": f"s3://{world['bucket']}/{data}",
+    }
+
+
 def sharded_processing(s3: Any, world: dict[str, Any], tmp_path: Path, raw: str) -> dict[str, Any]:
     """The processing scripts' arguments: the parts put under `raw` in the world's bucket, the
     preprocessing script written to tmp_path, the private subnet and the group."""
@@ -128,21 +147,8 @@ needs_sdk = pytest.mark.skipif(not SDK_PYTHON.exists(), reason="the SDK's virtua
 def test_the_sagemaker_sdk_trains_in_a_private_vpc(
     jobs_server: EmbeddedServer, world: dict[str, Any], tmp_path: Path
 ) -> None:
-    source = tmp_path / "src"
-    source.mkdir()
-    (source / "train.py").write_text(TRAIN)
     s3 = client(jobs_server, "s3")
-    rows = "x,y\n" + "".join(f"{i},{int(i > 5)}\n" for i in range(12))
-    s3.put_object(Bucket=world["bucket"], Key="sdk/data/train.csv", Body=rows.encode())
-    arguments = {
-        "bucket": world["bucket"],
-        "source_dir": str(source),
-        "role": world["role"],
-        "subnets": [world["subnets"]["private"]],
-        "groups": [world["group"]],
-        "key": world["key"],
-        "data": f"s3://{world['bucket']}/sdk/data/",
-    }
+    arguments = training(s3, world, tmp_path, "sdk/data/", world["role"])
     result, output = drive(SDK_PYTHON, DRIVER, arguments, jobs_server, tmp_path)
     assert result["status"] == "Completed"
     # The SDK tailed the job's CloudWatch stream: the script's own line came back through it.

@@ -15,7 +15,7 @@ import pytest
 from cove.scenario.identity import SAGEMAKER_TRUST
 from cove.server import EmbeddedServer
 from tests.jobs.conftest import client
-from tests.jobs.test_sagemaker_sdk import TRAIN, assert_sharded, drive, sharded_processing
+from tests.jobs.test_sagemaker_sdk import assert_sharded, drive, sharded_processing, training
 
 pytestmark = pytest.mark.root
 
@@ -80,21 +80,8 @@ needs_sdk3 = pytest.mark.skipif(
 def test_the_sagemaker_sdk_v3_model_trainer_trains_in_a_private_vpc(
     jobs_server: EmbeddedServer, world: dict[str, Any], tmp_path: Path
 ) -> None:
-    source = tmp_path / "src"
-    source.mkdir()
-    (source / "train.py").write_text(TRAIN)
     s3 = client(jobs_server, "s3")
-    rows = "x,y\n" + "".join(f"{i},{int(i > 5)}\n" for i in range(12))
-    s3.put_object(Bucket=world["bucket"], Key="sdk3/data/train.csv", Body=rows.encode())
-    arguments = {
-        "bucket": world["bucket"],
-        "source_dir": str(source),
-        "role": _execution_role(jobs_server),
-        "subnets": [world["subnets"]["private"]],
-        "groups": [world["group"]],
-        "key": world["key"],
-        "data": f"s3://{world['bucket']}/sdk3/data/",
-    }
+    arguments = training(s3, world, tmp_path, "sdk3/data/", _execution_role(jobs_server))
     result, output = drive(SDK3_PYTHON, DRIVER, arguments, jobs_server, tmp_path)
     assert result["status"] == "Completed"
     described = client(jobs_server, "sagemaker").describe_training_job(TrainingJobName=result["name"])
