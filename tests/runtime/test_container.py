@@ -290,3 +290,29 @@ def test_containers_start_concurrently(run: Start) -> None:
         thread.join()
     # A hostname missing from `hosts` still resolves, to 127.0.1.1 as on Debian.
     assert results == {f"algo-{i}": [f"algo-{i}", f"127.0.1.1\talgo-{i}"] for i in range(1, 4)}
+
+
+def test_the_first_jobs_of_a_server_wait_for_one_cgroup_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server's first jobs start together; each asks whether containers can run. The probe's
+    cgroup is named after the process, so two probes at once made and removed it over one
+    another ('No such file or directory' failed a job). They now share the one probe."""
+    from cove.runtime import container
+
+    made: list[str] = []
+    real_create = cgroups.Cgroup.create
+
+    def create(name: str, **limits: object) -> cgroups.Cgroup:
+        made.append(name)
+        time.sleep(0.05)  # widen the window two first probes would share
+        return real_create(name, **limits)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cgroups.Cgroup, "create", create)
+    container._probe_once.cache_clear()
+    answers: list[str | None] = []
+    threads = [threading.Thread(target=lambda: answers.append(available())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [None] * 8
+    assert made == [f"probe-{os.getpid()}"]

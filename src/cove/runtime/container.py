@@ -121,10 +121,20 @@ def available() -> str | None:
     return _cgroup_probe()
 
 
-@functools.cache
+_PROBE_LOCK = threading.Lock()
+
+
 def _cgroup_probe() -> str | None:
     """Whether a container's cgroup with memory and CPU ceilings can really be made here (a cgroup
-    namespace or a delegated v2 subtree can refuse what the mounts promise). Asked once."""
+    namespace or a delegated v2 subtree can refuse what the mounts promise). Asked once: the jobs
+    that start together (a server's first ones) wait for the one probe, whose cgroup name is this
+    process's, instead of making and removing it over one another."""
+    with _PROBE_LOCK:
+        return _probe_once()
+
+
+@functools.cache
+def _probe_once() -> str | None:
     try:
         group = cgroups.Cgroup.create(f"probe-{os.getpid()}", cpus=1.0, memory_bytes=64 * 1024 * 1024)
     except (cgroups.CgroupError, OSError) as exc:
